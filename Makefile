@@ -1,0 +1,48 @@
+# One entry point for humans and CI. `make test` is what .ci/run calls.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install stack-up stack-down stack-status lint schemas test check demo down clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+stack-up: install
+	$(PY) -m stack up
+
+stack-down:
+	@if [ -x $(PY) ]; then $(PY) -m stack down; fi
+
+stack-status: install
+	$(PY) -m stack status
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+schemas: install
+	$(PY) -m contracts.schemas_tool write
+
+# Against whatever servers the environment names (or the running local stack).
+check: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The full run: install, provision + start the stack, lint, every test, stop the stack.
+test: install
+	@scripts/test.sh $(PYTEST_ARGS)
+
+demo: install
+	$(PY) -m demo
+
+down: stack-down
+
+clean: stack-down
+	rm -rf .stack

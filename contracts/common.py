@@ -1,0 +1,132 @@
+"""Value types shared by every message: ids, emails, roles, tags, rejection reasons."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, StringConstraints
+
+ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+MAX_TAGS = 50
+MAX_MESSAGE_CHARS = 2000
+MAX_NAME_CHARS = 120
+
+EntityId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+"""Account, user, member and client ids: 1-64 chars of A-Za-z0-9_.:-"""
+
+InvitationId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    PRACTITIONER = "practitioner"
+    ADMINISTRATOR = "administrator"
+    CLIENT_ADMINISTRATOR = "client_administrator"
+    BILLING_ADMINISTRATOR = "billing_administrator"
+
+
+class RejectionReason(StrEnum):
+    INVALID = "invalid"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    ALREADY_MEMBER = "already_member"
+    ALREADY_INVITED = "already_invited"
+    INVALID_TOKEN = "invalid_token"
+    EMAIL_MISMATCH = "email_mismatch"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ALREADY_ACCEPTED = "already_accepted"
+    RATE_LIMITED = "rate_limited"
+    CONFLICT = "conflict"
+
+
+def normalize_email(value: str) -> str:
+    """Trim, check the syntax, lower-case local part and domain. Raises ValueError."""
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ValueError("email must not contain control characters")
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid email: {exc}") from exc
+    return checked.normalized.lower()
+
+
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+
+
+def _unique_team_roles(roles: list[Role]) -> list[Role]:
+    if Role.OWNER in roles:
+        raise ValueError("the owner role can't be given; it is set when the account is registered")
+    if len(set(roles)) != len(roles):
+        raise ValueError("roles must not repeat")
+    return roles
+
+
+TeamRoles = Annotated[
+    list[Role], Field(min_length=1, max_length=4), AfterValidator(_unique_team_roles)
+]
+"""Roles an admin may give a team member: 1-4 distinct roles, never owner."""
+
+MemberRoles = Annotated[list[Role], Field(min_length=1, max_length=5)]
+"""Roles a member holds (the owner's include `owner`)."""
+
+
+def _normalize_tags(tags: list[str]) -> list[str]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for tag in tags:
+        folded = tag.casefold()
+        if folded not in seen:
+            seen.add(folded)
+            result.append(tag)
+    return result
+
+
+SecurityTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SecurityTags = Annotated[
+    list[SecurityTag], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)
+]
+"""At most 50 tags, trimmed; duplicates that differ only in case are folded into the first."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters such as CR or LF")
+    return value
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_NAME_CHARS),
+    AfterValidator(_no_control_chars),
+]
+"""A display name as a command carries it: it may end up in an email header, so no CR/LF."""
+
+CustomMessage = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision and a `Z`."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_time, return_type=str, when_used="json"),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,64 @@
+"""CloudEvents 1.0 structured-mode envelope shared by every message."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.common import ID_PATTERN, Timestamp, utc_now
+
+CONTENT_TYPE = "application/cloudevents+json"
+DataT = TypeVar("DataT", bound=BaseModel)
+
+# Namespace for ids derived from a cause: re-publishing after a crash gives the same id.
+_EVENT_ID_NAMESPACE = uuid.UUID("6d1f7a52-2b1e-4f0c-9a43-0c5b8e1d2f10")
+
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class MessageData(BaseModel):
+    """Base of every `data` payload: unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """The envelope. Unknown envelope attributes are tolerated and kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: MessageId
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    time: Timestamp = Field(default_factory=utc_now)
+    datacontenttype: Literal["application/json"] = "application/json"
+    accountid: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    correlationid: MessageId | None = None
+    causationid: MessageId | None = None
+    actorid: Annotated[str, StringConstraints(pattern=ID_PATTERN)] | None = None
+    data: DataT
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @property
+    def key(self) -> bytes:
+        return self.accountid.encode()
+
+
+class RawEnvelope(CloudEvent[Any]):
+    """An envelope whose `data` is not validated yet (first step of parsing)."""
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def derived_id(cause_id: str, *parts: str) -> str:
+    """A deterministic message id: the same cause and parts always give the same id."""
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, "|".join((cause_id, *parts))))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,78 @@
+"""The topic catalogue: which message types travel on which topic. Key = accountid."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel
+
+from contracts import messages as m
+
+INVITATIONS_COMMANDS: Final = "invitations.commands"
+INVITATIONS_EVENTS: Final = "invitations.events"
+MEMBERSHIP_COMMANDS: Final = "membership.commands"
+MEMBERSHIP_EVENTS: Final = "membership.events"
+ACCESS_CONTROL_COMMANDS: Final = "access-control.commands"
+ACCESS_CONTROL_EVENTS: Final = "access-control.events"
+NOTIFICATIONS_EVENTS: Final = "notifications.events"
+
+DLQ_SUFFIX: Final = ".dlq"
+PARTITIONS: Final = 6
+
+CATALOGUE: Final[dict[str, tuple[type[BaseModel], ...]]] = {
+    INVITATIONS_COMMANDS: (
+        m.InviteTeamMember,
+        m.ResendInvitation,
+        m.RevokeInvitation,
+        m.AcceptInvitation,
+    ),
+    INVITATIONS_EVENTS: (
+        m.InvitationCreated,
+        m.InvitationResent,
+        m.InvitationRevoked,
+        m.InvitationExpired,
+        m.InvitationAccepted,
+        m.CommandRejected,
+    ),
+    MEMBERSHIP_COMMANDS: (m.RegisterProAccount, m.DisconnectMember, m.ChangeMemberRoles),
+    MEMBERSHIP_EVENTS: (
+        m.ProAccountRegistered,
+        m.MemberJoined,
+        m.MemberRolesChanged,
+        m.MemberDisconnected,
+        m.CommandRejected,
+    ),
+    ACCESS_CONTROL_COMMANDS: (
+        m.RegisterClient,
+        m.RemoveClient,
+        m.SetClientSecurityTags,
+        m.SetMemberSecurityTags,
+    ),
+    ACCESS_CONTROL_EVENTS: (m.ClientVisibilityChanged, m.CommandRejected),
+    NOTIFICATIONS_EVENTS: (m.EmailSent, m.EmailFailed),
+}
+
+SOURCES: Final = {
+    "gateway": "/gateway",
+    "invitations": "/services/invitations",
+    "membership": "/services/membership",
+    "notifications": "/services/notifications",
+    "access_control": "/services/access-control",
+}
+
+
+def dlq_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def all_topics() -> list[str]:
+    """Every topic of the contract and its dead-letter queue."""
+    return [t for topic in CATALOGUE for t in (topic, dlq_topic(topic))]
+
+
+def message_types(topic: str) -> dict[str, type[BaseModel]]:
+    return {model.__name__: model for model in CATALOGUE[topic]}
+
+
+def all_message_types() -> dict[str, type[BaseModel]]:
+    return {model.__name__: model for models in CATALOGUE.values() for model in models}

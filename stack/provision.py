@@ -1,0 +1,114 @@
+"""Fetch and build the stack's servers into a cache outside the clone (idempotent)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from stack.config import FERRETDB_VERSION, KAFKA_VERSION, MAILPIT_VERSION, REPO, StackConfig
+
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+MAILPIT_MODULE = "github.com/axllent/mailpit"
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    result = subprocess.run(
+        cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise ProvisionError(
+            f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def _require(tool: str, hint: str) -> None:
+    if shutil.which(tool) is None:
+        raise ProvisionError(f"'{tool}' is not installed: {hint}")
+
+
+def kafka(cfg: StackConfig) -> Path:
+    """The broker's jars, from Maven Central through Maven's own cache (~/.m2)."""
+    marker = cfg.kafka_libs / f"kafka_2.13-{KAFKA_VERSION}.jar"
+    if marker.exists():
+        return cfg.kafka_libs
+    _require("mvn", "install Maven (Debian: apt-get install maven)")
+    _require("java", "install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    cfg.kafka_libs.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cfg.kafka_libs.parent))
+    _run(
+        [
+            "mvn", "-q", "-B", "-f", str(REPO / "stack" / "pom.xml"),
+            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={staging}",
+        ]
+    )
+    shutil.rmtree(cfg.kafka_libs, ignore_errors=True)
+    staging.rename(cfg.kafka_libs)
+    return cfg.kafka_libs
+
+
+def _go_env(gobin: Path) -> dict[str, str]:
+    return {"GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
+
+
+def ferretdb(cfg: StackConfig) -> Path:
+    """FerretDB built with `go install`; rebuilt from the same module source when needed.
+
+    The v1.24.2 module zip lacks build/version/version.txt, so the `go install`ed binary
+    panics at start-up ("Invalid build/version/version.txt"). We then build the very same
+    module source (from Go's module cache) with that file written, as upstream's release does.
+    """
+    binary = cfg.bin_dir / f"ferretdb-{FERRETDB_VERSION}"
+    if binary.exists():
+        return binary
+    _require("go", "install Go >= 1.24 (Debian: apt-get install golang)")
+    with tempfile.TemporaryDirectory() as scratch:
+        gobin = Path(scratch)
+        _run(["go", "install", f"{FERRETDB_MODULE}/cmd/ferretdb@{FERRETDB_VERSION}"], _go_env(gobin))
+        probe = subprocess.run([str(gobin / "ferretdb"), "--version"], capture_output=True, text=True)
+        cfg.bin_dir.mkdir(parents=True, exist_ok=True)
+        if probe.returncode == 0:
+            shutil.move(gobin / "ferretdb", binary)
+            return binary
+    module_dir = Path(
+        _run(["go", "list", "-m", "-f", "{{.Dir}}", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"]).strip()
+    )
+    source = cfg.cache_dir / "src" / f"ferretdb-{FERRETDB_VERSION}"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(module_dir, source)
+    for path in [source, *source.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    _run(["go", "build", "-o", str(binary), "./cmd/ferretdb"], _go_env(cfg.bin_dir), cwd=source)
+    return binary
+
+
+def mailpit(cfg: StackConfig) -> Path:
+    binary = cfg.bin_dir / f"mailpit-{MAILPIT_VERSION}"
+    if binary.exists():
+        return binary
+    _require("go", "install Go >= 1.24 (Debian: apt-get install golang)")
+    with tempfile.TemporaryDirectory() as scratch:
+        gobin = Path(scratch)
+        version_flag = f"-X {MAILPIT_MODULE}/config.Version={MAILPIT_VERSION}"
+        _run(
+            ["go", "install", "-ldflags", version_flag, f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"],
+            _go_env(gobin),
+        )
+        cfg.bin_dir.mkdir(parents=True, exist_ok=True)
+        shutil.move(gobin / "mailpit", binary)
+    return binary
+
+
+def all_servers(cfg: StackConfig) -> None:
+    for name, step in (("kafka", kafka), ("ferretdb", ferretdb), ("mailpit", mailpit)):
+        print(f"provision {name}: ", end="", flush=True)
+        print(step(cfg))

@@ -1,0 +1,266 @@
+"""Start, probe and stop the three servers of the local stack as plain processes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack import provision
+from stack.config import KAFKA_VERSION, REPO, StackConfig
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    ports: Callable[[StackConfig], list[int]]
+    command: Callable[[StackConfig], list[str]]
+    probe: Callable[[StackConfig], str]  # returns a short description, raises when not ready
+    prepare: Callable[[StackConfig], None] = lambda cfg: None
+
+
+# ---- Kafka ---------------------------------------------------------------------------------
+
+
+def _kafka_dir(cfg: StackConfig) -> Path:
+    return cfg.data_dir / "kafka"
+
+
+def _kafka_properties(cfg: StackConfig) -> Path:
+    path = _kafka_dir(cfg) / "server.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    host, port, cport = cfg.host, cfg.kafka_port, cfg.kafka_controller_port
+    path.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{host}:{cport}",
+                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={_kafka_dir(cfg) / 'data'}",
+                "num.partitions=6",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                "message.max.bytes=2097152",
+                "",
+            ]
+        )
+    )
+    return path
+
+
+def _kafka_java(cfg: StackConfig, main: str, *args: str) -> list[str]:
+    return [
+        "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={REPO / 'stack' / 'log4j2.properties'}",
+        "-cp", f"{provision.kafka(cfg)}/*", main, *args,
+    ]
+
+
+def _kafka_prepare(cfg: StackConfig) -> None:
+    props = _kafka_properties(cfg)
+    if (_kafka_dir(cfg) / "data" / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    subprocess.run(
+        _kafka_java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+        check=True, capture_output=True,
+    )
+
+
+def _kafka_command(cfg: StackConfig) -> list[str]:
+    return _kafka_java(cfg, "kafka.Kafka", str(_kafka_properties(cfg)))
+
+
+def _kafka_probe(cfg: StackConfig) -> str:
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "not up yet" is expected here
+
+    async def metadata() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=3000)
+        await admin.start()
+        try:
+            return len(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    topics = asyncio.run(asyncio.wait_for(metadata(), 8))
+    return f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, {topics} topics"
+
+
+# ---- FerretDB ------------------------------------------------------------------------------
+
+
+def _ferretdb_command(cfg: StackConfig) -> list[str]:
+    data = cfg.data_dir / "ferretdb"
+    data.mkdir(parents=True, exist_ok=True)
+    return [
+        str(provision.ferretdb(cfg)), "--handler=sqlite", f"--sqlite-url=file:{data}/",
+        f"--listen-addr={cfg.host}:{cfg.mongo_port}", "--debug-addr=-",
+        "--telemetry=disable", f"--state-dir={data}", "--log-level=warn",
+    ]
+
+
+def _ferretdb_probe(cfg: StackConfig) -> str:
+    from pymongo import MongoClient
+
+    with MongoClient(cfg.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
+        client.admin.command("ping")
+        info = client.admin.command("buildInfo")
+    return f"FerretDB {info.get('ferretdbVersion', '?')} (MongoDB wire {info['version']}) on {cfg.mongodb_uri}"
+
+
+# ---- Mailpit -------------------------------------------------------------------------------
+
+
+def _mailpit_command(cfg: StackConfig) -> list[str]:
+    data = cfg.data_dir / "mailpit"
+    data.mkdir(parents=True, exist_ok=True)
+    extra = os.environ.get("STACK_MAILPIT_ARGS", "").split()
+    return [
+        str(provision.mailpit(cfg)), f"--smtp={cfg.host}:{cfg.smtp_port}",
+        f"--listen={cfg.host}:{cfg.mailpit_http_port}", f"--database={data / 'mailpit.db'}",
+        "--disable-version-check", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
+        "--smtp-disable-rdns", "--max=100000", *extra,
+    ]
+
+
+def _mailpit_probe(cfg: StackConfig) -> str:
+    with socket.create_connection((cfg.host, cfg.smtp_port), timeout=3) as conn:
+        banner = conn.recv(512).decode(errors="replace")
+    if not banner.startswith("220"):
+        raise ConnectionError(f"unexpected SMTP banner {banner!r}")
+    with urllib.request.urlopen(f"{cfg.mailpit_url}/api/v1/info", timeout=3) as response:
+        import json
+
+        version = json.load(response).get("Version", "?")
+    return f"Mailpit {version}: SMTP {cfg.host}:{cfg.smtp_port}, web/API {cfg.mailpit_url}"
+
+
+SERVERS: dict[str, Server] = {
+    "kafka": Server(
+        "kafka",
+        lambda c: [c.kafka_port, c.kafka_controller_port],
+        _kafka_command,
+        _kafka_probe,
+        _kafka_prepare,
+    ),
+    "ferretdb": Server("ferretdb", lambda c: [c.mongo_port], _ferretdb_command, _ferretdb_probe),
+    "mailpit": Server(
+        "mailpit", lambda c: [c.smtp_port, c.mailpit_http_port], _mailpit_command, _mailpit_probe
+    ),
+}
+
+
+# ---- process management --------------------------------------------------------------------
+
+
+def running_pid(cfg: StackConfig, name: str) -> int | None:
+    try:
+        pid = int(cfg.pid_file(name).read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return None
+    except OSError:
+        return None
+    return pid
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def log_tail(cfg: StackConfig, name: str, lines: int = 30) -> str:
+    path = cfg.log_file(name)
+    if not path.exists():
+        return "(no log file)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def start(cfg: StackConfig, name: str) -> None:
+    server = SERVERS[name]
+    if running_pid(cfg, name):
+        return
+    for port in server.ports(cfg):
+        if _port_taken(cfg.host, port):
+            raise StackError(
+                f"{name}: port {port} on {cfg.host} is taken by another process; stop it or "
+                "choose other ports (STACK_*_PORT settings, see README)"
+            )
+    server.prepare(cfg)
+    cfg.log_file(name).parent.mkdir(parents=True, exist_ok=True)
+    cfg.pid_file(name).parent.mkdir(parents=True, exist_ok=True)
+    with cfg.log_file(name).open("ab") as log:
+        process = subprocess.Popen(
+            server.command(cfg), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=cfg.data_dir,
+        )
+    cfg.pid_file(name).write_text(str(process.pid))
+
+
+def wait_ready(cfg: StackConfig, name: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if running_pid(cfg, name) is None:
+            raise StackError(f"{name} exited during start-up. Last log lines:\n{log_tail(cfg, name)}")
+        try:
+            return SERVERS[name].probe(cfg)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            last_error = exc
+            time.sleep(0.5)
+    raise StackError(
+        f"{name} did not answer within {timeout:.0f}s ({last_error!r}). "
+        f"Last log lines of {cfg.log_file(name)}:\n{log_tail(cfg, name)}"
+    )
+
+
+def stop(cfg: StackConfig, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> bool:
+    pid = running_pid(cfg, name)
+    if pid is None:
+        cfg.pid_file(name).unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while running_pid(cfg, name) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if running_pid(cfg, name):
+        os.killpg(pid, signal.SIGKILL)
+        while running_pid(cfg, name):
+            time.sleep(0.1)
+    cfg.pid_file(name).unlink(missing_ok=True)
+    return True
