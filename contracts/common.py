@@ -36,7 +36,7 @@ class RejectionReason(StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_MEMBER = "already_member"
     ALREADY_INVITED = "already_invited"
-    INVALID_TOKEN = "invalid_token"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - a reason code, not a secret
     EMAIL_MISMATCH = "email_mismatch"
     EXPIRED = "expired"
     REVOKED = "revoked"
@@ -129,4 +129,6 @@ Timestamp = Annotated[
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, at the millisecond precision the wire carries (so values round-trip)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

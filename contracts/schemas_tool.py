@@ -1,8 +1,8 @@
 """Generate the JSON Schema of every message and check changes for backward compatibility.
 
-    python -m contracts.schemas_tool write            # refuses a breaking change
-    python -m contracts.schemas_tool write --allow-breaking
-    python -m contracts.schemas_tool check            # exit 1 when stale or breaking
+python -m contracts.schemas_tool write            # refuses a breaking change
+python -m contracts.schemas_tool write --allow-breaking
+python -m contracts.schemas_tool check            # exit 1 when stale or breaking
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def envelope_model(data_model: type[BaseModel]) -> type[BaseModel]:
     model: type[BaseModel] = create_model(
         name,
         __base__=CloudEvent[data_model],  # type: ignore[valid-type]
-        type=(Literal[name], name),  # type: ignore[valid-type]
+        type=(Literal[name], name),  # type: ignore[arg-type]
     )
     return model
 
@@ -94,8 +94,9 @@ def breaking_changes(old: Schema, new: Schema) -> list[str]:
             _variants(old_node, old, "object"), _variants(new_node, new, "object"), strict=False
         ):
             old_props, new_props = old_obj.get("properties", {}), new_obj.get("properties", {})
-            old_required, new_required = set(old_obj.get("required", [])), set(
-                new_obj.get("required", [])
+            old_required, new_required = (
+                set(old_obj.get("required", [])),
+                set(new_obj.get("required", [])),
             )
             for prop, old_child in old_props.items():
                 if prop not in new_props:
@@ -119,9 +120,7 @@ def breaking_changes(old: Schema, new: Schema) -> list[str]:
 def check(committed: dict[str, Schema], current: dict[str, Schema]) -> tuple[list[str], list[str]]:
     """(stale, breaking): schemas that differ from the models; changes that break consumers."""
     stale = sorted(
-        name
-        for name in set(committed) | set(current)
-        if committed.get(name) != current.get(name)
+        name for name in set(committed) | set(current) if committed.get(name) != current.get(name)
     )
     breaking = [
         f"{name}: message removed" if name not in current else problem
@@ -135,7 +134,9 @@ def check(committed: dict[str, Schema], current: dict[str, Schema]) -> tuple[lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("command", choices=["write", "check"])
     parser.add_argument("--allow-breaking", action="store_true")
     args = parser.parse_args(argv)
@@ -145,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"breaking change: {problem}", file=sys.stderr)
     if args.command == "check":
         for name in stale:
-            print(f"stale schema: {name} (run: python -m contracts.schemas_tool write)", file=sys.stderr)
+            print(
+                f"stale schema: {name} (run: python -m contracts.schemas_tool write)",
+                file=sys.stderr,
+            )
         return 1 if stale or breaking else 0
     if breaking and not args.allow_breaking:
         print("refusing to write: the change is not backward compatible", file=sys.stderr)

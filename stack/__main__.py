@@ -41,7 +41,7 @@ def _up(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
     if "kafka" in names:
         created = create_all(cfg.kafka_bootstrap)
         print(f"topics created: {', '.join(created) if created else 'none missing'}")
-    print(f"logs in {cfg.data_dir / 'logs'}; point clients at the stack with: eval $(python -m stack env)")
+    print(f"logs: {cfg.data_dir / 'logs'}; clients: eval $(.venv/bin/python -m stack env)")
     return 0
 
 
@@ -79,12 +79,18 @@ def _restart(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
 def _env(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
     for key, value in cfg.env().items():
         print(f"export {key}={value}")
+    print(f"export STACK_KAFKA_VERSION='Apache Kafka {config.KAFKA_VERSION} (KRaft, local stack)'")
     return 0
 
 
 ACTIONS = {
-    "provision": _provision, "up": _up, "status": _status, "down": _down,
-    "kill": _kill, "restart": _restart, "env": _env,
+    "provision": _provision,
+    "up": _up,
+    "status": _status,
+    "down": _down,
+    "kill": _kill,
+    "restart": _restart,
+    "env": _env,
 }
 
 if __name__ == "__main__":

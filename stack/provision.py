@@ -23,9 +23,8 @@ def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = N
         cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True
     )
     if result.returncode != 0:
-        raise ProvisionError(
-            f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stdout}\n{result.stderr}"
-        )
+        output = f"{result.stdout}\n{result.stderr}".strip()
+        raise ProvisionError(f"command failed ({result.returncode}): {' '.join(cmd)}\n{output}")
     return result.stdout
 
 
@@ -45,9 +44,15 @@ def kafka(cfg: StackConfig) -> Path:
     staging = Path(tempfile.mkdtemp(dir=cfg.kafka_libs.parent))
     _run(
         [
-            "mvn", "-q", "-B", "-f", str(REPO / "stack" / "pom.xml"),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={staging}",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(REPO / "stack" / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-DoutputDirectory={staging}",
         ]
     )
     shutil.rmtree(cfg.kafka_libs, ignore_errors=True)
@@ -72,14 +77,20 @@ def ferretdb(cfg: StackConfig) -> Path:
     _require("go", "install Go >= 1.24 (Debian: apt-get install golang)")
     with tempfile.TemporaryDirectory() as scratch:
         gobin = Path(scratch)
-        _run(["go", "install", f"{FERRETDB_MODULE}/cmd/ferretdb@{FERRETDB_VERSION}"], _go_env(gobin))
-        probe = subprocess.run([str(gobin / "ferretdb"), "--version"], capture_output=True, text=True)
+        _run(
+            ["go", "install", f"{FERRETDB_MODULE}/cmd/ferretdb@{FERRETDB_VERSION}"], _go_env(gobin)
+        )
+        probe = subprocess.run(
+            [str(gobin / "ferretdb"), "--version"], capture_output=True, text=True
+        )
         cfg.bin_dir.mkdir(parents=True, exist_ok=True)
         if probe.returncode == 0:
             shutil.move(gobin / "ferretdb", binary)
             return binary
     module_dir = Path(
-        _run(["go", "list", "-m", "-f", "{{.Dir}}", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"]).strip()
+        _run(
+            ["go", "list", "-m", "-f", "{{.Dir}}", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"]
+        ).strip()
     )
     source = cfg.cache_dir / "src" / f"ferretdb-{FERRETDB_VERSION}"
     shutil.rmtree(source, ignore_errors=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -70,9 +72,16 @@ def _kafka_properties(cfg: StackConfig) -> Path:
 
 def _kafka_java(cfg: StackConfig, main: str, *args: str) -> list[str]:
     return [
-        "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={REPO / 'stack' / 'log4j2.properties'}",
-        "-cp", f"{provision.kafka(cfg)}/*", main, *args,
+        "-cp",
+        f"{provision.kafka(cfg)}/*",
+        main,
+        *args,
     ]
 
 
@@ -83,7 +92,8 @@ def _kafka_prepare(cfg: StackConfig) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     subprocess.run(
         _kafka_java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -117,9 +127,14 @@ def _ferretdb_command(cfg: StackConfig) -> list[str]:
     data = cfg.data_dir / "ferretdb"
     data.mkdir(parents=True, exist_ok=True)
     return [
-        str(provision.ferretdb(cfg)), "--handler=sqlite", f"--sqlite-url=file:{data}/",
-        f"--listen-addr={cfg.host}:{cfg.mongo_port}", "--debug-addr=-",
-        "--telemetry=disable", f"--state-dir={data}", "--log-level=warn",
+        str(provision.ferretdb(cfg)),
+        "--handler=sqlite",
+        f"--sqlite-url=file:{data}/",
+        f"--listen-addr={cfg.host}:{cfg.mongo_port}",
+        "--debug-addr=-",
+        "--telemetry=disable",
+        f"--state-dir={data}",
+        "--log-level=warn",
     ]
 
 
@@ -129,7 +144,8 @@ def _ferretdb_probe(cfg: StackConfig) -> str:
     with MongoClient(cfg.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
         client.admin.command("ping")
         info = client.admin.command("buildInfo")
-    return f"FerretDB {info.get('ferretdbVersion', '?')} (MongoDB wire {info['version']}) on {cfg.mongodb_uri}"
+    version = info.get("ferretdbVersion", "?")
+    return f"FerretDB {version} (MongoDB wire {info['version']}) on {cfg.mongodb_uri}"
 
 
 # ---- Mailpit -------------------------------------------------------------------------------
@@ -140,10 +156,16 @@ def _mailpit_command(cfg: StackConfig) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
     extra = os.environ.get("STACK_MAILPIT_ARGS", "").split()
     return [
-        str(provision.mailpit(cfg)), f"--smtp={cfg.host}:{cfg.smtp_port}",
-        f"--listen={cfg.host}:{cfg.mailpit_http_port}", f"--database={data / 'mailpit.db'}",
-        "--disable-version-check", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
-        "--smtp-disable-rdns", "--max=100000", *extra,
+        str(provision.mailpit(cfg)),
+        f"--smtp={cfg.host}:{cfg.smtp_port}",
+        f"--listen={cfg.host}:{cfg.mailpit_http_port}",
+        f"--database={data / 'mailpit.db'}",
+        "--disable-version-check",
+        "--smtp-auth-accept-any",
+        "--smtp-auth-allow-insecure",
+        "--smtp-disable-rdns",
+        "--max=100000",
+        *extra,
     ]
 
 
@@ -152,9 +174,8 @@ def _mailpit_probe(cfg: StackConfig) -> str:
         banner = conn.recv(512).decode(errors="replace")
     if not banner.startswith("220"):
         raise ConnectionError(f"unexpected SMTP banner {banner!r}")
-    with urllib.request.urlopen(f"{cfg.mailpit_url}/api/v1/info", timeout=3) as response:
-        import json
-
+    info_url = f"{cfg.mailpit_url}/api/v1/info"  # always http://127.0.0.1:<port>
+    with urllib.request.urlopen(info_url, timeout=3) as response:  # noqa: S310
         version = json.load(response).get("Version", "?")
     return f"Mailpit {version}: SMTP {cfg.host}:{cfg.smtp_port}, web/API {cfg.mailpit_url}"
 
@@ -223,8 +244,12 @@ def start(cfg: StackConfig, name: str) -> None:
     cfg.pid_file(name).parent.mkdir(parents=True, exist_ok=True)
     with cfg.log_file(name).open("ab") as log:
         process = subprocess.Popen(
-            server.command(cfg), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=cfg.data_dir,
+            server.command(cfg),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cfg.data_dir,
         )
     cfg.pid_file(name).write_text(str(process.pid))
 
@@ -234,7 +259,9 @@ def wait_ready(cfg: StackConfig, name: str, timeout: float) -> str:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if running_pid(cfg, name) is None:
-            raise StackError(f"{name} exited during start-up. Last log lines:\n{log_tail(cfg, name)}")
+            raise StackError(
+                f"{name} exited during start-up. Last log lines:\n{log_tail(cfg, name)}"
+            )
         try:
             return SERVERS[name].probe(cfg)
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
@@ -251,10 +278,8 @@ def stop(cfg: StackConfig, name: str, sig: int = signal.SIGTERM, timeout: float 
     if pid is None:
         cfg.pid_file(name).unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while running_pid(cfg, name) and time.monotonic() < deadline:
         time.sleep(0.2)

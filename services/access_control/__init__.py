@@ -1,0 +1,1 @@
+"""The access_control service."""

@@ -1,0 +1,9 @@
+"""python -m services.notifications"""
+
+from services.notifications.app import build
+from services.notifications.settings import load
+from services.runtime.service import main
+
+if __name__ == "__main__":
+    settings = load()
+    main("notifications", lambda: build(settings), settings.log_level)

@@ -1,0 +1,26 @@
+"""Settings of the notifications service (environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.runtime.settings import ServiceSettings, load_settings
+
+
+class NotificationsSettings(ServiceSettings):
+    http_port: int = 8103
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    accept_url_base: str = "http://127.0.0.1:8080"
+    mail_from: str = "Pro Team <no-reply@example.test>"
+    mail_reply_to: str = ""
+    product_name: str = "Pro Team"
+
+
+def load() -> NotificationsSettings:
+    return load_settings(NotificationsSettings)

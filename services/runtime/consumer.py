@@ -1,0 +1,172 @@
+"""Subscribe to a topic: parse, dispatch, retry what may pass, dead-letter what never will.
+
+Offsets are committed by FastStream only after `on_record` returned (AckPolicy.ACK), so a
+crash mid-handler means redelivery. `on_record` itself never raises for a bad message: a
+message that can't succeed goes to the DLQ (or gets a CommandRejected) and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel
+
+from contracts.common import RejectionReason
+from services.runtime.dlq import Origin, dead_letter
+from services.runtime.documents import VersionConflict
+from services.runtime.inbound import InvalidData, Parsed, Unparseable, parse
+from services.runtime.kafka import COMMIT_AFTER_HANDLING
+from services.runtime.logs import correlation_id
+from services.runtime.mongo import is_transient
+from services.runtime.rejections import Rejections
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Parsed], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """A handler refuses a command: becomes exactly one CommandRejected."""
+
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5  # for errors that are not known to be transient
+    max_backoff: float = 30.0
+    base_backoff: float = 0.2
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.max_backoff, self.base_backoff * 2.0 ** (attempt - 1))
+
+
+def is_transient_failure(exc: BaseException) -> bool:
+    return is_transient(exc) or isinstance(exc, KafkaError | ConnectionError | TimeoutError)
+
+
+@dataclass
+class TopicConsumer:
+    service: str
+    broker: KafkaBroker
+    topic: str
+    models: dict[str, type[BaseModel]]
+    handler: Handler
+    rejections: Rejections | None = None  # set on command topics
+    retry: RetryPolicy | None = None
+    on_transient: Callable[[BaseException | None], None] = lambda exc: None
+
+    def subscribe(self, group_id: str, description: str = "") -> None:
+        consumer = self
+
+        async def on_message(msg: KafkaMessage) -> None:
+            await consumer.on_record(msg)
+
+        on_message.__doc__ = description or f"{self.service} consumes {self.topic}"
+        self.broker.subscriber(
+            self.topic,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            ack_policy=COMMIT_AFTER_HANDLING,
+            title=f"{self.topic}:{self.service}",
+            max_poll_interval_ms=30 * 60 * 1000,  # a long SMTP/Mongo outage must not evict us
+        )(on_message)
+
+    async def on_record(self, msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)  # single-record subscriber, never a batch
+        origin = Origin(self.topic, record.partition, record.offset, record.key)
+        outcome = parse(record.value, self.models)
+        if isinstance(outcome, Unparseable):
+            await self._retrying(
+                lambda: dead_letter(self.broker, self.service, origin, record.value, outcome.error)
+            )
+            return
+        token = correlation_id.set(outcome.envelope.correlationid or outcome.envelope.id)
+        try:
+            if isinstance(outcome, InvalidData):
+                await self._invalid(outcome, origin, record.value)
+            else:
+                await self._handle(outcome, origin, record.value)
+        finally:
+            correlation_id.reset(token)
+
+    async def _invalid(self, outcome: InvalidData, origin: Origin, raw: bytes | None) -> None:
+        if self.rejections is not None:
+            rejections = self.rejections
+            await self._retrying(
+                lambda: rejections.reject(outcome.envelope, RejectionReason.INVALID, outcome.error)
+            )
+        elif outcome.unknown_type:
+            log.debug("ignoring %s on %s", outcome.envelope.type, self.topic)
+        else:
+            await self._retrying(
+                lambda: dead_letter(self.broker, self.service, origin, raw, outcome.error)
+            )
+
+    async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> None:
+        rejections = self.rejections
+        if rejections is not None and await self._retrying(
+            lambda: rejections.was_rejected(parsed.envelope.id)
+        ):
+            return
+
+        async def attempt() -> None:
+            try:
+                await self.handler(parsed)
+            except Rejected as refusal:
+                if rejections is None:
+                    raise
+                await rejections.reject(parsed.envelope, refusal.reason, refusal.detail)
+
+        try:
+            await self._retrying(attempt)
+        except _GaveUp as failure:
+            error = f"handler failed {failure.attempts} times: {failure.summary}"
+            await self._retrying(lambda: dead_letter(self.broker, self.service, origin, raw, error))
+
+    async def _retrying(self, step: Callable[[], Awaitable[object]]) -> object:
+        """Transient failures: retry forever with capped backoff. Others: a bounded number."""
+        policy = self.retry or RetryPolicy()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await step()
+                if attempt > 1:
+                    self.on_transient(None)
+                return result
+            except (asyncio.CancelledError, Rejected, _GaveUp):
+                raise
+            except VersionConflict:
+                continue  # someone wrote between our read and write: decide again, at once
+            except Exception as exc:
+                if is_transient_failure(exc):
+                    self.on_transient(exc)
+                    log.warning("transient failure (attempt %d), retrying: %r", attempt, exc)
+                elif attempt >= policy.max_attempts:
+                    raise _GaveUp(attempt, _summary(exc)) from exc
+                else:
+                    log.exception("handler failed (attempt %d of %d)", attempt, policy.max_attempts)
+                await asyncio.sleep(policy.backoff(attempt))
+
+
+class _GaveUp(Exception):
+    def __init__(self, attempts: int, summary: str) -> None:
+        super().__init__(summary)
+        self.attempts = attempts
+        self.summary = summary
+
+
+def _summary(exc: BaseException) -> str:
+    frames = traceback.format_exception_only(type(exc), exc)
+    return "".join(frames).strip()[:1500]

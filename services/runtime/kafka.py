@@ -1,0 +1,53 @@
+"""The FastStream KafkaBroker factory and the envelope publisher."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from contracts.envelope import CONTENT_TYPE, CloudEvent
+
+# Every subscriber commits its offset only after the handler finished (never ACK_FIRST,
+# which turns aiokafka auto-commit on and loses the message when the process dies mid-handler).
+COMMIT_AFTER_HANDLING = AckPolicy.ACK
+
+
+def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        allow_auto_create_topics=False,
+        ack_policy=COMMIT_AFTER_HANDLING,
+        graceful_timeout=15.0,
+        linger_ms=2,
+        max_request_size=2 * 1024 * 1024,
+        logger=logging.getLogger("faststream.broker"),
+    )
+
+
+def kafka_headers(correlation_id: str | None) -> dict[str, str]:
+    headers = {"content-type": CONTENT_TYPE}
+    if correlation_id:
+        headers["correlation_id"] = correlation_id
+    return headers
+
+
+async def publish_raw(
+    broker: KafkaBroker, topic: str, key: str, value: bytes, correlation_id: str | None
+) -> None:
+    """Publish and wait for the broker's acknowledgement (acks=all)."""
+    await broker.publish(
+        value,
+        topic,
+        key=key.encode(),
+        headers=kafka_headers(correlation_id),
+        correlation_id=correlation_id or None,
+    )
+
+
+async def publish_event(broker: KafkaBroker, topic: str, event: CloudEvent[object]) -> None:  # type: ignore[type-var]
+    await publish_raw(broker, topic, event.accountid, event.to_json_bytes(), event.correlationid)

@@ -1,0 +1,107 @@
+"""Transactional outbox inside the aggregate's document, and the relay that empties it.
+
+A handler writes its state change and the events it causes in ONE document write
+(`outbox: [entry, ...]`), then publishes them and clears the outbox. Whatever a crash leaves
+unpublished is published by the periodic sweep with the same event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.envelope import CloudEvent
+from services.runtime.kafka import publish_raw
+from services.runtime.mongo import Document
+
+log = logging.getLogger(__name__)
+
+# Turns a stored entry into the bytes to publish (e.g. to put back a secret kept only in memory).
+Render = Callable[[AsyncCollection[Document], Document, Document], Awaitable[bytes]]
+
+
+def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
+    return {
+        "id": event.id,
+        "topic": topic,
+        "key": event.accountid,
+        "value": event.model_dump_json(exclude_none=True),
+        "correlationid": event.correlationid,
+        "type": event.type,
+    }
+
+
+async def _stored_value(
+    collection: AsyncCollection[Document], doc: Document, entry: Document
+) -> bytes:
+    value: str = entry["value"]
+    return value.encode()
+
+
+class Outbox:
+    def __init__(self, broker: KafkaBroker, render: Render = _stored_value) -> None:
+        self.broker = broker
+        self.render = render
+        # Test hook: die between the document write and the publish (crash-safety tests).
+        self.before_publish: Callable[[Document], Awaitable[None]] | None = None
+
+    async def flush(self, collection: AsyncCollection[Document], doc: Document) -> None:
+        """Publish the document's outbox, then clear it if nobody wrote in between."""
+        for _ in range(5):
+            entries = doc.get("outbox") or []
+            if not entries:
+                return
+            if self.before_publish is not None:
+                await self.before_publish(doc)
+            for entry in entries:
+                value = await self.render(collection, doc, entry)
+                await publish_raw(
+                    self.broker, entry["topic"], entry["key"], value, entry.get("correlationid")
+                )
+                log.info(
+                    "published %s",
+                    entry["type"],
+                    extra={
+                        "event_type": entry["type"],
+                        "event_id": entry["id"],
+                        "topic": entry["topic"],
+                    },
+                )
+            cleared = await collection.update_one(
+                {"_id": doc["_id"], "version": doc["version"]},
+                {"$set": {"outbox": []}, "$inc": {"version": 1}},
+            )
+            if cleared.matched_count:
+                return
+            # Someone wrote in between: their write kept our entries; publish again (same ids).
+            fresh = await collection.find_one({"_id": doc["_id"]})
+            if fresh is None:
+                return
+            doc = fresh
+
+    async def sweep(self, collections: Iterable[AsyncCollection[Document]]) -> int:
+        """Publish every outbox a crash left behind; returns how many documents it flushed."""
+        flushed = 0
+        for collection in collections:
+            async for doc in collection.find({"outbox.0": {"$exists": True}}):
+                await self.flush(collection, doc)
+                flushed += 1
+        return flushed
+
+    async def run_sweeper(
+        self, collections: list[AsyncCollection[Document]], interval: float
+    ) -> None:
+        while True:
+            try:
+                if await self.sweep(collections):
+                    log.info("outbox relay published what a crash left behind")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sweep failed; will retry")
+            await asyncio.sleep(interval)

@@ -1,0 +1,66 @@
+"""CommandRejected, exactly once per command id, through the same outbox as other events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.common import RejectionReason, utc_now
+from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.messages import CommandRejected
+from services.runtime.documents import insert_new
+from services.runtime.mongo import Document
+from services.runtime.outbox import Outbox, outbox_entry
+
+
+def rejection_event(
+    command: RawEnvelope, source: str, reason: RejectionReason, detail: str
+) -> CloudEvent[CommandRejected]:
+    return CloudEvent[CommandRejected](
+        id=derived_id(command.id, "CommandRejected"),
+        source=source,
+        type="CommandRejected",
+        accountid=command.accountid,
+        correlationid=command.correlationid or command.id,
+        causationid=command.id,
+        data=CommandRejected(
+            command_id=command.id, command_type=command.type, reason=reason, detail=detail[:1000]
+        ),
+    )
+
+
+class Rejections:
+    """One document per rejected command id: a redelivered command is rejected only once."""
+
+    def __init__(
+        self, collection: AsyncCollection[Document], outbox: Outbox, source: str, topic: str
+    ) -> None:
+        self.collection = collection
+        self.outbox = outbox
+        self.source = source
+        self.topic = topic
+
+    async def was_rejected(self, command_id: str) -> bool:
+        doc = await self.collection.find_one({"_id": command_id}, {"outbox": 1, "version": 1})
+        if doc is None:
+            return False
+        await self.outbox.flush(self.collection, doc)
+        return True
+
+    async def reject(self, command: RawEnvelope, reason: RejectionReason, detail: str) -> None:
+        event = rejection_event(command, self.source, reason, detail)
+        doc: dict[str, Any] = {
+            "_id": command.id,
+            "accountid": command.accountid,
+            "command_type": command.type,
+            "reason": reason.value,
+            "at": utc_now(),
+            "outbox": [outbox_entry(self.topic, event)],
+        }
+        if not await insert_new(self.collection, doc):
+            existing = await self.collection.find_one({"_id": command.id})
+            if existing is None:
+                return
+            doc = existing
+        await self.outbox.flush(self.collection, doc)

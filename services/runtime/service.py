@@ -1,0 +1,171 @@
+"""Assemble a service: broker, Mongo, outbox relay, health/HTTP, background tasks; run it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.topics import SOURCES, message_types
+from services.runtime import logs
+from services.runtime.consumer import Handler, RetryPolicy, TopicConsumer
+from services.runtime.health import Health
+from services.runtime.http import HttpApp, Route
+from services.runtime.kafka import make_broker
+from services.runtime.mongo import Document, make_client
+from services.runtime.outbox import Outbox
+from services.runtime.rejections import Rejections
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    outbox: Outbox
+    health: Health
+    routes: list[Route] = field(default_factory=list)
+    startup: list[Task] = field(default_factory=list)
+    background: list[Task] = field(default_factory=list)
+    outbox_collections: list[AsyncCollection[Document]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        return self.mongo[self.settings.database_name(self.name)]
+
+    @property
+    def source(self) -> str:
+        return SOURCES[self.name]
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.settings.handler_max_attempts,
+            max_backoff=self.settings.retry_max_backoff_seconds,
+        )
+
+    def rejections(self, events_topic: str) -> Rejections:
+        collection = self.db["rejections"]
+        self.outbox_collections.append(collection)
+        return Rejections(collection, self.outbox, self.source, events_topic)
+
+    def consume(
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        rejections: Rejections | None = None,
+        models: dict[str, type[BaseModel]] | None = None,
+        description: str = "",
+    ) -> TopicConsumer:
+        consumer = TopicConsumer(
+            service=self.name,
+            broker=self.broker,
+            topic=topic,
+            models=models or message_types(topic),
+            handler=handler,
+            rejections=rejections,
+            retry=self.retry_policy(),
+            on_transient=self.health.note_transient,
+        )
+        consumer.subscribe(self.settings.group_id(self.name), description)
+        return consumer
+
+    async def _start_background(self) -> None:
+        for task in self.startup:
+            await task()
+        self.background.append(
+            lambda: self.outbox.run_sweeper(
+                self.outbox_collections, self.settings.outbox_sweep_seconds
+            )
+        )
+        self._tasks = [asyncio.create_task(_forever(task)) for task in self.background]
+
+    async def _stop_background(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def faststream_app(self) -> AsgiFastStream:
+        return AsgiFastStream(
+            self.broker,
+            specification=AsyncAPI(
+                title=f"{self.name} service",
+                version="1.0.0",
+                description=f"Pro account team management: the {self.name} service",
+            ),
+            logger=logging.getLogger("faststream.app"),
+            after_startup=[self._start_background],
+            on_shutdown=[self._stop_background],
+        )
+
+    def asgi(self) -> HttpApp:
+        return HttpApp(
+            [*self.health.routes(), *self.routes], self.faststream_app(), self.settings.api_token
+        )
+
+
+async def _forever(task: Task) -> None:
+    try:
+        await task()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task stopped")
+
+
+def create_runtime(name: str, settings: ServiceSettings) -> Runtime:
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"{name}-service")
+    mongo = make_client(settings.mongodb_uri)
+    return Runtime(
+        name=name,
+        settings=settings,
+        broker=broker,
+        mongo=mongo,
+        outbox=Outbox(broker),
+        health=Health(broker, mongo),
+    )
+
+
+async def serve(runtime: Runtime) -> None:
+    settings = runtime.settings
+    config = uvicorn.Config(
+        runtime.asgi(),
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    log.info("%s starting; HTTP on %s:%s", runtime.name, settings.http_host, settings.http_port)
+    await server.serve()
+
+
+def main(name: str, build: Callable[[], Runtime], log_level: str) -> None:
+    logs.configure(name, log_level)
+    asyncio.run(_main(build))
+
+
+async def _main(build: Callable[[], Runtime]) -> None:
+    runtime = build()
+    await serve(runtime)

@@ -1,0 +1,175 @@
+"""Which real servers the tests run against: named by the environment, the local stack, or
+containers started with testcontainers where a Docker engine answers. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+NO_SERVERS = (
+    "No Kafka/MongoDB/SMTP servers to test against. Either\n"
+    "  1. start the local stack (no Docker needed):\n"
+    "       make stack-up && eval $(.venv/bin/python -m stack env)\n"
+    "     -- or run everything with:  make test\n"
+    "  2. or run where a Docker engine answers: the tests then start apache/kafka, mongo:8 and\n"
+    "     axllent/mailpit containers through testcontainers.\n"
+    "Explicit servers: set KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI, SMTP_HOST, SMTP_PORT, MAILPIT_URL."
+)
+ENV_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "SMTP_HOST", "SMTP_PORT", "MAILPIT_URL")
+
+
+@dataclass
+class Servers:
+    kafka_bootstrap: str
+    mongodb_uri: str
+    smtp_host: str
+    smtp_port: int
+    mailpit_url: str
+    origin: str
+    kafka_label: str = "Apache Kafka"
+    cleanup: ExitStack = field(default_factory=ExitStack)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "MONGODB_URI": self.mongodb_uri,
+            "SMTP_HOST": self.smtp_host,
+            "SMTP_PORT": str(self.smtp_port),
+            "MAILPIT_URL": self.mailpit_url,
+        }
+
+    def versions(self) -> str:
+        from pymongo import MongoClient
+
+        with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
+            info = client.admin.command("buildInfo")
+        mongo = (
+            f"FerretDB {info['ferretdbVersion']} (MongoDB wire {info['version']})"
+            if "ferretdbVersion" in info
+            else f"MongoDB {info['version']}"
+        )
+        with urllib.request.urlopen(f"{self.mailpit_url}/api/v1/info", timeout=3) as response:
+            mailpit = f"Mailpit {json.load(response).get('Version')}"
+        return f"{self.kafka_label}; {mongo}; {mailpit}"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def from_environment() -> Servers | None:
+    present = [name for name in ENV_NAMES if os.environ.get(name)]
+    if not present:
+        return None
+    missing = sorted(set(ENV_NAMES) - set(present))
+    if missing:
+        raise RuntimeError(f"set all of {', '.join(ENV_NAMES)}; missing: {', '.join(missing)}")
+    return Servers(
+        kafka_bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        mongodb_uri=os.environ["MONGODB_URI"],
+        smtp_host=os.environ["SMTP_HOST"],
+        smtp_port=int(os.environ["SMTP_PORT"]),
+        mailpit_url=os.environ["MAILPIT_URL"].rstrip("/"),
+        origin="environment",
+        kafka_label=os.environ.get("STACK_KAFKA_VERSION", "Apache Kafka"),
+    )
+
+
+def from_local_stack() -> Servers | None:
+    from stack import config
+
+    cfg = config.load()
+    ports = [cfg.kafka_port, cfg.mongo_port, cfg.smtp_port, cfg.mailpit_http_port]
+    if not all(_answers(cfg.host, port) for port in ports):
+        return None
+    return Servers(
+        cfg.kafka_bootstrap,
+        cfg.mongodb_uri,
+        cfg.host,
+        cfg.smtp_port,
+        cfg.mailpit_url,
+        origin="local stack",
+        kafka_label=f"Apache Kafka {config.KAFKA_VERSION} (KRaft, local stack)",
+    )
+
+
+def from_docker() -> Servers | None:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception:
+        return None
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    stack = ExitStack()
+    kafka_port = _free_port()
+    # apache/kafka runs single-node KRaft by default; advertise the fixed host port we bind.
+    kafka = stack.enter_context(
+        DockerContainer("apache/kafka:4.1.1")
+        .with_bind_ports(9092, kafka_port)
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{kafka_port}")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        )
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_env("KAFKA_MESSAGE_MAX_BYTES", "2097152")
+    )
+    wait_for_logs(kafka, "Kafka Server started", timeout=120)
+    mongo = stack.enter_context(MongoDbContainer("mongo:8"))
+    mailpit = stack.enter_context(
+        DockerContainer("axllent/mailpit:v1.33.1").with_exposed_ports(1025, 8025)
+    )
+    wait_for_logs(mailpit, "accessible via", timeout=60)
+    bootstrap = f"127.0.0.1:{kafka_port}"
+    _create_topics(bootstrap)
+    host = mailpit.get_container_host_ip()
+    servers = Servers(
+        bootstrap,
+        mongo.get_connection_url(),
+        host,
+        int(mailpit.get_exposed_port(1025)),
+        f"http://{host}:{mailpit.get_exposed_port(8025)}",
+        origin="testcontainers",
+        kafka_label="Apache Kafka 4.1.1 (apache/kafka container)",
+    )
+    servers.cleanup = stack
+    return servers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _create_topics(bootstrap: str) -> None:
+    from stack.topics import create_all
+
+    create_all(bootstrap)
+
+
+def resolve() -> Servers:
+    for source in (from_environment, from_local_stack, from_docker):
+        found = source()
+        if found is not None:
+            return found
+    raise LookupError(NO_SERVERS)
