@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -104,6 +104,18 @@ class Runtime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        """Run the consumers and background tasks in this event loop (in-process tests)."""
+        async with self.broker:
+            await self.broker.start()
+            await self._start_background()
+            try:
+                yield self
+            finally:
+                await self._stop_background()
+        await self.mongo.close()
 
     def faststream_app(self) -> AsgiFastStream:
         return AsgiFastStream(

@@ -1,0 +1,1 @@
+"""The invitations service: invite, resend, revoke, accept, expire."""

@@ -1,0 +1,9 @@
+"""python -m services.invitations"""
+
+from services.invitations.app import build
+from services.invitations.settings import load
+from services.runtime.service import main
+
+if __name__ == "__main__":
+    settings = load()
+    main("invitations", lambda: build(settings).runtime, settings.log_level)

@@ -1,0 +1,66 @@
+"""The invitations service's wiring: topics, handlers, background sweepers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+import os
+import signal
+
+from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from services.invitations.handlers import InvitationHandlers
+from services.invitations.settings import InvitationsSettings
+from services.invitations.store import InvitationStore
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.mongo import Document
+from services.runtime.service import Runtime, create_runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InvitationsService:
+    runtime: Runtime
+    handlers: InvitationHandlers
+    store: InvitationStore
+
+
+def build(settings: InvitationsSettings, clock: Clock | None = None) -> InvitationsService:
+    runtime = create_runtime("invitations", settings)
+    store = InvitationStore(runtime.db)
+    handlers = InvitationHandlers(
+        store,
+        runtime.outbox,
+        settings.policy(),
+        clock or SystemClock(),
+        runtime.source,
+        settings.projection_grace_seconds,
+    )
+    runtime.outbox.render = handlers.render_outbox_entry
+    runtime.outbox_collections.append(store.invitations)
+    if settings.fault_crash_before_publish:
+        runtime.outbox.before_publish = _crash_before(settings.fault_crash_before_publish)
+    runtime.consume(
+        INVITATIONS_COMMANDS,
+        handlers.on_command,
+        rejections=runtime.rejections(INVITATIONS_EVENTS),
+        description="Invite, resend, revoke and accept team invitations.",
+    )
+    runtime.consume(
+        MEMBERSHIP_EVENTS,
+        handlers.on_membership_event,
+        description="Projection of accounts and members, for authorisation and already_member.",
+    )
+    runtime.startup.append(store.create_indexes)
+    runtime.background.append(lambda: handlers.run_expiry_sweeper(settings.expiry_sweep_seconds))
+    return InvitationsService(runtime, handlers, store)
+
+
+def _crash_before(event_type: str) -> Callable[[Document], Awaitable[None]]:
+    async def crash(doc: Document) -> None:
+        if any(entry["type"] == event_type for entry in doc.get("outbox", [])):
+            log.warning("fault injection: SIGKILL before publishing %s", event_type)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return crash

@@ -1,0 +1,278 @@
+"""The invitation lifecycle as pure rules: no I/O, no clock of its own, no randomness.
+
+Each `decide_*` function takes the current state and a command and either raises `Refusal`
+or returns the new state with the event it causes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from contracts.common import RejectionReason, Role
+from contracts.messages import (
+    AcceptInvitation,
+    InvitationAccepted,
+    InvitationCreated,
+    InvitationExpired,
+    InvitationResent,
+    InvitationRevoked,
+    InviteTeamMember,
+)
+
+
+class Refusal(Exception):
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Policy:
+    ttl: timedelta = timedelta(days=7)
+    invites_per_account_per_hour: int = 200
+    resend_interval: timedelta = timedelta(seconds=60)
+    max_message_chars: int = 2000
+    live_links: int = 5
+
+
+@dataclass(frozen=True)
+class Actor:
+    """What the invitations service knows of a user in an account (from membership.events)."""
+
+    user_id: str
+    roles: frozenset[Role]
+    active: bool
+
+    @property
+    def manages_team(self) -> bool:
+        return self.active and bool(self.roles & {Role.OWNER, Role.ADMINISTRATOR})
+
+
+@dataclass(frozen=True)
+class Link:
+    token_hash: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: str
+    account_id: str
+    account_name: str
+    email: str
+    roles: tuple[Role, ...]
+    message: str | None
+    invitee_name: str | None
+    inviter_id: str
+    inviter_name: str | None
+    status: Status
+    created_at: datetime
+    expires_at: datetime
+    last_sent_at: datetime
+    resend_count: int = 0
+    links: tuple[Link, ...] = field(default_factory=tuple)
+    accepted_by: str | None = None
+    accepted_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def status_at(self, now: datetime) -> Status:
+        """A pending invitation past its expiry is expired, whether or not the sweeper ran."""
+        if self.status is Status.PENDING and now >= self.expires_at:
+            return Status.EXPIRED
+        return self.status
+
+    def blocks_new_invitation(self, now: datetime) -> bool:
+        return self.status_at(now) is Status.PENDING
+
+    def knows_token(self, token_hash: str, live_links: int) -> bool:
+        """Only the `live_links` newest links work; compared in constant time."""
+        newest = self.links[-live_links:] if live_links else ()
+        return any(hmac.compare_digest(link.token_hash, token_hash) for link in newest)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _require_manager(actor: Actor | None) -> None:
+    if actor is None or not actor.manages_team:
+        raise Refusal(
+            RejectionReason.FORBIDDEN,
+            "only an active owner or administrator of the account may do this",
+        )
+
+
+def _created_data(inv: Invitation) -> dict[str, object]:
+    return {
+        "invitation_id": inv.id,
+        "email": inv.email,
+        "roles": list(inv.roles),
+        "message": inv.message,
+        "invitee_name": inv.invitee_name,
+        "inviter_id": inv.inviter_id,
+        "inviter_name": inv.inviter_name,
+        "account_name": inv.account_name,
+        "expires_at": inv.expires_at,
+        "accept_token": "",  # filled in at publish time: the raw token is never stored
+    }
+
+
+def decide_invite(
+    *,
+    invitation_id: str,
+    account_id: str,
+    command: InviteTeamMember,
+    actor: Actor | None,
+    account_name: str,
+    is_active_member: bool,
+    pending: Invitation | None,
+    invitations_last_hour: int,
+    token_hash: str,
+    now: datetime,
+    policy: Policy,
+) -> tuple[Invitation, InvitationCreated]:
+    _require_manager(actor)
+    assert actor is not None
+    if command.message is not None and len(command.message) > policy.max_message_chars:
+        raise Refusal(
+            RejectionReason.INVALID,
+            f"message is {len(command.message)} characters; at most {policy.max_message_chars}",
+        )
+    if is_active_member:
+        raise Refusal(RejectionReason.ALREADY_MEMBER, f"{command.email} is already a member")
+    if pending is not None and pending.blocks_new_invitation(now):
+        raise Refusal(
+            RejectionReason.ALREADY_INVITED,
+            f"{command.email} already has a pending invitation {pending.id}; resend it instead",
+        )
+    if invitations_last_hour >= policy.invites_per_account_per_hour:
+        raise Refusal(
+            RejectionReason.RATE_LIMITED,
+            f"at most {policy.invites_per_account_per_hour} invitations per account per hour",
+        )
+    invitation = Invitation(
+        id=invitation_id,
+        account_id=account_id,
+        account_name=account_name,
+        email=command.email,
+        roles=tuple(command.roles),
+        message=command.message,
+        invitee_name=command.invitee_name,
+        inviter_id=actor.user_id,
+        inviter_name=command.inviter_name,
+        status=Status.PENDING,
+        created_at=now,
+        expires_at=now + policy.ttl,
+        last_sent_at=now,
+        links=(Link(token_hash, now),),
+    )
+    return invitation, InvitationCreated.model_validate(_created_data(invitation))
+
+
+def _require_open(inv: Invitation, now: datetime) -> None:
+    status = inv.status_at(now)
+    if status is Status.ACCEPTED:
+        raise Refusal(RejectionReason.ALREADY_ACCEPTED, "the invitation was already accepted")
+    if status is Status.REVOKED:
+        raise Refusal(RejectionReason.REVOKED, "the invitation was revoked")
+
+
+def decide_resend(
+    *,
+    inv: Invitation,
+    actor: Actor | None,
+    other_pending: Invitation | None,
+    token_hash: str,
+    now: datetime,
+    policy: Policy,
+) -> tuple[Invitation, InvitationResent]:
+    _require_manager(actor)
+    _require_open(inv, now)
+    if now < inv.last_sent_at + policy.resend_interval:
+        raise Refusal(
+            RejectionReason.RATE_LIMITED,
+            f"resend at most once per {int(policy.resend_interval.total_seconds())} s",
+        )
+    if other_pending is not None and other_pending.id != inv.id:
+        if other_pending.blocks_new_invitation(now):
+            raise Refusal(
+                RejectionReason.ALREADY_INVITED,
+                f"{inv.email} has another pending invitation {other_pending.id}",
+            )
+    resent = replace(
+        inv,
+        status=Status.PENDING,
+        expires_at=now + policy.ttl,
+        last_sent_at=now,
+        resend_count=inv.resend_count + 1,
+        links=(*inv.links, Link(token_hash, now))[-policy.live_links :],
+    )
+    event = InvitationResent.model_validate(
+        {**_created_data(resent), "resend_count": resent.resend_count}
+    )
+    return resent, event
+
+
+def decide_revoke(
+    *, inv: Invitation, actor: Actor | None, now: datetime
+) -> tuple[Invitation, InvitationRevoked]:
+    _require_manager(actor)
+    assert actor is not None
+    _require_open(inv, now)
+    revoked = replace(inv, status=Status.REVOKED, revoked_by=actor.user_id)
+    return revoked, InvitationRevoked(
+        invitation_id=inv.id, email=inv.email, revoked_by=actor.user_id
+    )
+
+
+def decide_accept(
+    *, inv: Invitation | None, command: AcceptInvitation, now: datetime, policy: Policy
+) -> tuple[Invitation, InvitationAccepted]:
+    """The token is the credential: no actor check, but the verified email must match."""
+    if inv is None or not inv.knows_token(hash_token(command.token), policy.live_links):
+        raise Refusal(RejectionReason.INVALID_TOKEN, "unknown or dead invitation link")
+    status = inv.status_at(now)
+    if status is Status.ACCEPTED:
+        raise Refusal(RejectionReason.ALREADY_ACCEPTED, "the invitation was already accepted")
+    if status is Status.REVOKED:
+        raise Refusal(RejectionReason.REVOKED, "the invitation was revoked")
+    if status is Status.EXPIRED:
+        raise Refusal(RejectionReason.EXPIRED, "the invitation has expired; ask for a new one")
+    if command.email != inv.email:
+        raise Refusal(
+            RejectionReason.EMAIL_MISMATCH,
+            "the invitation was sent to another email address than the signed-in user's",
+        )
+    accepted = replace(
+        inv, status=Status.ACCEPTED, accepted_by=command.user_id, accepted_at=now
+    )
+    return accepted, InvitationAccepted(
+        invitation_id=inv.id,
+        email=inv.email,
+        roles=list(inv.roles),
+        user_id=command.user_id,
+        name=command.name or inv.invitee_name,
+        invited_by=inv.inviter_id,
+        accepted_at=now,
+    )
+
+
+def decide_expire(inv: Invitation, now: datetime) -> tuple[Invitation, InvitationExpired] | None:
+    """The sweeper's rule: a pending invitation past its expiry becomes expired."""
+    if inv.status is not Status.PENDING or now < inv.expires_at:
+        return None
+    return replace(inv, status=Status.EXPIRED), InvitationExpired(
+        invitation_id=inv.id, email=inv.email
+    )

@@ -1,0 +1,137 @@
+"""Test-side Kafka helpers: a gateway that publishes commands, a tap that reads topics,
+and positioning a consumer group at the end so a test sees only its own traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts.envelope import CONTENT_TYPE, new_id
+from contracts.topics import PARTITIONS
+
+
+async def position_group_at_end(bootstrap: str, group_id: str, topics: list[str]) -> None:
+    """Commit the group's offsets at the current end of each topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class Gateway:
+    """Publishes commands exactly as CONTRACTS.md says a gateway does."""
+
+    producer: AIOKafkaProducer
+
+    async def send(
+        self,
+        topic: str,
+        type_: str,
+        account: str,
+        data: dict[str, Any],
+        actor: str | None = None,
+        command_id: str | None = None,
+    ) -> str:
+        command_id = command_id or new_id()
+        envelope: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": command_id,
+            "source": "/gateway",
+            "type": type_,
+            "time": "2026-11-27T21:04:05.123Z",
+            "datacontenttype": "application/json",
+            "accountid": account,
+            "correlationid": new_id(),
+            "data": data,
+        }
+        if actor is not None:
+            envelope["actorid"] = actor
+        await self.send_raw(topic, account, json.dumps(envelope).encode())
+        return command_id
+
+    async def send_raw(self, topic: str, key: str, value: bytes) -> None:
+        await self.producer.send_and_wait(
+            topic, value, key=key.encode(), headers=[("content-type", CONTENT_TYPE.encode())]
+        )
+
+
+@dataclass
+class Tap:
+    """Reads a topic from its current end and keeps every record it sees."""
+
+    consumer: AIOKafkaConsumer
+    records: list[Any] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    async def _pump(self) -> None:
+        async for record in self.consumer:
+            self.records.append(record)
+
+    def envelopes(self, account: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for record in self.records:
+            try:
+                envelope = json.loads(record.value)
+            except (ValueError, TypeError):
+                continue
+            if account is None or envelope.get("accountid") == account:
+                found.append(envelope)
+        return found
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30, count: int = 1
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            matches = [e for e in self.envelopes() if predicate(e)]
+            if len(matches) >= count:
+                return matches
+            if time.monotonic() > deadline:
+                seen = [(e.get("type"), e.get("data", {}).get("reason")) for e in self.envelopes()]
+                raise AssertionError(f"waited {timeout}s for {count} matching events; saw {seen}")
+            await asyncio.sleep(0.05)
+
+    async def outcome_of(self, command_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The first event caused by the command (its event or its CommandRejected)."""
+        found = await self.wait_for(lambda e: e.get("causationid") == command_id, timeout)
+        return found[0]
+
+    async def settle(self, seconds: float = 1.0) -> None:
+        await asyncio.sleep(seconds)
+
+
+async def open_tap(bootstrap: str, topic: str) -> Tap:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    await consumer.start()
+    consumer.assign(partitions)
+    ends = await consumer.end_offsets(partitions)
+    for tp, offset in ends.items():
+        consumer.seek(tp, offset)
+    tap = Tap(consumer)
+    tap._task = asyncio.create_task(tap._pump())
+    return tap
+
+
+async def close_tap(tap: Tap) -> None:
+    if tap._task is not None:
+        tap._task.cancel()
+        try:
+            await tap._task
+        except (asyncio.CancelledError, Exception):
+            pass
+    await tap.consumer.stop()
