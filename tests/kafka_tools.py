@@ -4,6 +4,7 @@ and positioning a consumer group at the end so a test sees only its own traffic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -105,6 +106,15 @@ class Tap:
                 raise AssertionError(f"waited {timeout}s for {count} matching events; saw {seen}")
             await asyncio.sleep(0.05)
 
+    async def wait_for_raw(self, predicate: Callable[[Any], bool], timeout: float = 30) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.records:
+                if predicate(record):
+                    return record
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no matching record in {timeout}s among {len(self.records)}")
+
     async def outcome_of(self, command_id: str, timeout: float = 30) -> dict[str, Any]:
         """The first event caused by the command (its event or its CommandRejected)."""
         found = await self.wait_for(lambda e: e.get("causationid") == command_id, timeout)
@@ -130,8 +140,6 @@ async def open_tap(bootstrap: str, topic: str) -> Tap:
 async def close_tap(tap: Tap) -> None:
     if tap._task is not None:
         tap._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await tap._task
-        except (asyncio.CancelledError, Exception):
-            pass
     await tap.consumer.stop()

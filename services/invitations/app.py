@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 import os
 import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
 from services.invitations.handlers import InvitationHandlers

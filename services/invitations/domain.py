@@ -205,12 +205,15 @@ def decide_resend(
             RejectionReason.RATE_LIMITED,
             f"resend at most once per {int(policy.resend_interval.total_seconds())} s",
         )
-    if other_pending is not None and other_pending.id != inv.id:
-        if other_pending.blocks_new_invitation(now):
-            raise Refusal(
-                RejectionReason.ALREADY_INVITED,
-                f"{inv.email} has another pending invitation {other_pending.id}",
-            )
+    if (
+        other_pending is not None
+        and other_pending.id != inv.id
+        and other_pending.blocks_new_invitation(now)
+    ):
+        raise Refusal(
+            RejectionReason.ALREADY_INVITED,
+            f"{inv.email} has another pending invitation {other_pending.id}",
+        )
     resent = replace(
         inv,
         status=Status.PENDING,
@@ -255,9 +258,7 @@ def decide_accept(
             RejectionReason.EMAIL_MISMATCH,
             "the invitation was sent to another email address than the signed-in user's",
         )
-    accepted = replace(
-        inv, status=Status.ACCEPTED, accepted_by=command.user_id, accepted_at=now
-    )
+    accepted = replace(inv, status=Status.ACCEPTED, accepted_by=command.user_id, accepted_at=now)
     return accepted, InvitationAccepted(
         invitation_id=inv.id,
         email=inv.email,

@@ -25,7 +25,7 @@ from contracts.messages import (
 )
 from contracts.topics import INVITATIONS_EVENTS
 from services.invitations import domain
-from services.invitations.domain import Actor, Invitation, Policy, Refusal
+from services.invitations.domain import Actor, Policy, Refusal
 from services.invitations.store import InvitationStore, SlotTaken, from_document, hour_ago
 from services.runtime.clock import Clock
 from services.runtime.consumer import Rejected
@@ -142,7 +142,8 @@ class InvitationHandlers:
         except SlotTaken:
             self._fresh_tokens.pop(event.id, None)
             raise Refusal(
-                RejectionReason.ALREADY_INVITED, f"{invitation.email} has another pending invitation"
+                RejectionReason.ALREADY_INVITED,
+                f"{invitation.email} has another pending invitation",
             ) from None
         await self._flush(written)
 
@@ -235,7 +236,11 @@ class InvitationHandlers:
             await self.store.put_member(
                 account,
                 data.member_id,
-                {"email": data.email, "roles": [r.value for r in data.roles], "status": "disconnected"},
+                {
+                    "email": data.email,
+                    "roles": [r.value for r in data.roles],
+                    "status": "disconnected",
+                },
             )
 
     # ---- outbox rendering: put the raw token back at publish time ---------------------------

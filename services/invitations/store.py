@@ -38,7 +38,9 @@ def to_document(inv: Invitation) -> Document:
     doc["_id"] = doc.pop("id")
     doc["status"] = inv.status.value
     doc["roles"] = [r.value for r in inv.roles]
-    doc["links"] = [{"token_hash": link.token_hash, "issued_at": link.issued_at} for link in inv.links]
+    doc["links"] = [
+        {"token_hash": link.token_hash, "issued_at": link.issued_at} for link in inv.links
+    ]
     doc["slot"] = slot(inv)
     return doc
 
@@ -97,7 +99,9 @@ class InvitationStore:
         ).limit(limit)
         return await cursor.to_list(None)
 
-    async def insert(self, inv: Invitation, command_id: str | None, outbox: list[Document]) -> Document:
+    async def insert(
+        self, inv: Invitation, command_id: str | None, outbox: list[Document]
+    ) -> Document:
         doc = {**to_document(inv), "outbox": outbox}
         if command_id:
             remember_command(doc, command_id)

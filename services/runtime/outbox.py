@@ -49,12 +49,30 @@ class Outbox:
         self.render = render
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
+        self._locks: dict[tuple[str, object], asyncio.Lock] = {}
 
     async def flush(self, collection: AsyncCollection[Document], doc: Document) -> None:
-        """Publish the document's outbox, then clear it if nobody wrote in between."""
+        """Publish the document's outbox, then clear it if nobody wrote in between.
+
+        Flushes of one document are serialised in this process and start from a fresh read,
+        so the relay and a redelivered command never publish the same entries twice.
+        """
+        if not doc.get("outbox"):
+            return
+        key = (collection.full_name, doc["_id"])
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await self._flush_locked(collection, doc["_id"])
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
+
+    async def _flush_locked(self, collection: AsyncCollection[Document], doc_id: object) -> None:
         for _ in range(5):
-            entries = doc.get("outbox") or []
-            if not entries:
+            doc = await collection.find_one({"_id": doc_id})
+            entries = (doc or {}).get("outbox") or []
+            if doc is None or not entries:
                 return
             if self.before_publish is not None:
                 await self.before_publish(doc)
@@ -73,16 +91,12 @@ class Outbox:
                     },
                 )
             cleared = await collection.update_one(
-                {"_id": doc["_id"], "version": doc["version"]},
+                {"_id": doc_id, "version": doc["version"]},
                 {"$set": {"outbox": []}, "$inc": {"version": 1}},
             )
             if cleared.matched_count:
                 return
-            # Someone wrote in between: their write kept our entries; publish again (same ids).
-            fresh = await collection.find_one({"_id": doc["_id"]})
-            if fresh is None:
-                return
-            doc = fresh
+            # Someone wrote in between: their write kept our entries; go again (same ids).
 
     async def sweep(self, collections: Iterable[AsyncCollection[Document]]) -> int:
         """Publish every outbox a crash left behind; returns how many documents it flushed."""
