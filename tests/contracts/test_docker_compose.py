@@ -1,0 +1,55 @@
+"""docker-compose.yml can't run here (no Docker engine), so check what can be checked: every
+environment name a service gets is a setting it reads, and every topic the code uses is created."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from contracts.topics import all_topics
+from services.access_control.settings import AccessControlSettings
+from services.invitations.settings import InvitationsSettings
+from services.membership.settings import MembershipSettings
+from services.notifications.settings import NotificationsSettings
+from services.runtime.settings import env_names
+
+COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+SETTINGS = {
+    "invitations": InvitationsSettings,
+    "membership": MembershipSettings,
+    "notifications": NotificationsSettings,
+    "access_control": AccessControlSettings,
+}
+
+
+def test_each_service_runs_its_module_and_reads_every_variable_it_is_given() -> None:
+    for name, settings_class in SETTINGS.items():
+        service = COMPOSE["services"][name]
+        assert service["command"] == ["python", "-m", f"services.{name}"]
+        given = set(service["environment"])
+        unknown = given - env_names(settings_class)
+        assert not unknown, f"{name} is given variables it never reads: {unknown}"
+        assert "healthcheck" in service
+        assert service["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_topic_job_creates_every_topic_and_dlq_with_6_partitions() -> None:
+    script = COMPOSE["services"]["kafka-init"]["command"][0]
+    bases = re.search(r"for topic in ([^;]+);", script)
+    assert bases is not None
+    created = {t for base in bases.group(1).split() for t in (base, base + ".dlq")}
+    assert created == set(all_topics())
+    assert "--partitions 6" in script
+
+
+def test_the_servers_have_healthchecks_and_pinned_images() -> None:
+    images = {name: COMPOSE["services"][name]["image"] for name in ("kafka", "mongo", "mailpit")}
+    assert images == {
+        "kafka": "apache/kafka:4.1.1",
+        "mongo": "mongo:8",
+        "mailpit": "axllent/mailpit:v1.33.1",
+    }
+    for name in images:
+        assert "healthcheck" in COMPOSE["services"][name]
