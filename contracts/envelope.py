@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -41,8 +42,15 @@ class CloudEvent(BaseModel, Generic[DataT]):
     actorid: Annotated[str, StringConstraints(pattern=ID_PATTERN)] | None = None
     data: DataT
 
+    def to_json(self) -> str:
+        """Absent envelope attributes are left out; `data` keeps its nulls (e.g. the owner's
+        `invitation_id: null`), as CONTRACTS.md shows them."""
+        document = self.model_dump(mode="json")
+        compact = {k: v for k, v in document.items() if v is not None or k == "data"}
+        return json.dumps(compact, separators=(",", ":"), ensure_ascii=False)
+
     def to_json_bytes(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        return self.to_json().encode()
 
     @property
     def key(self) -> bytes:

@@ -50,14 +50,17 @@ def route(path: str, endpoint: Endpoint, protected: bool = True) -> Route:
 
 
 class HttpApp:
-    def __init__(self, routes: list[Route], lifespan_app: ASGIApp, api_token: str = "") -> None:
+    def __init__(
+        self, routes: list[Route], lifespan_app: ASGIApp | None, api_token: str = ""
+    ) -> None:
         self.routes = routes
         self.lifespan_app = lifespan_app
         self.api_token = api_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.lifespan_app(scope, receive, send)
+            if self.lifespan_app is not None:
+                await self.lifespan_app(scope, receive, send)
             return
         if scope["type"] != "http":
             return

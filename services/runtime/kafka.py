@@ -11,7 +11,10 @@ from contracts.envelope import CONTENT_TYPE, CloudEvent
 
 # Every subscriber commits its offset only after the handler finished (never ACK_FIRST,
 # which turns aiokafka auto-commit on and loses the message when the process dies mid-handler).
-COMMIT_AFTER_HANDLING = AckPolicy.ACK
+# NACK_ON_ERROR rather than ACK: our handlers dead-letter every message that can never succeed
+# themselves, so anything that still escapes (a bug, a cancelled shutdown mid-retry, a
+# FastStream-level failure) must be read again, not committed and lost.
+COMMIT_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 
 def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:

@@ -30,7 +30,7 @@ def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
         "id": event.id,
         "topic": topic,
         "key": event.accountid,
-        "value": event.model_dump_json(exclude_none=True),
+        "value": event.to_json(),
         "correlationid": event.correlationid,
         "type": event.type,
     }

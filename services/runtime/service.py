@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from faststream.asgi import AsgiFastStream
+from faststream.asgi.types import ASGIApp
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
@@ -46,6 +47,7 @@ class Runtime:
     background: list[Task] = field(default_factory=list)
     outbox_collections: list[AsyncCollection[Document]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _app: AsgiFastStream | None = None
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -118,6 +120,13 @@ class Runtime:
         await self.mongo.close()
 
     def faststream_app(self) -> AsgiFastStream:
+        """Built once: creating an app re-binds the broker's dependency context, so a second
+        app would silently break context injection in the running subscribers."""
+        if self._app is None:
+            self._app = self._make_faststream_app()
+        return self._app
+
+    def _make_faststream_app(self) -> AsgiFastStream:
         return AsgiFastStream(
             self.broker,
             specification=AsyncAPI(
@@ -131,8 +140,12 @@ class Runtime:
         )
 
     def asgi(self) -> HttpApp:
+        """The process's ASGI app: HTTP routes, and lifespan events that run the broker."""
+        return self.http_app(lifespan_app=self.faststream_app())
+
+    def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
         return HttpApp(
-            [*self.health.routes(), *self.routes], self.faststream_app(), self.settings.api_token
+            [*self.health.routes(), *self.routes], lifespan_app, self.settings.api_token
         )
 
 

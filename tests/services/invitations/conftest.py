@@ -4,51 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from contracts.envelope import new_id
 from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
-from services.invitations.app import InvitationsService, build
+from services.invitations.app import build
 from services.invitations.settings import InvitationsSettings
-from services.runtime.clock import MovableClock
-from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
+from tests.harness import Running, base_settings, running_service
 from tests.servers import Servers
 
 
-@dataclass
-class Harness:
-    service: InvitationsService
-    clock: MovableClock
-    gateway: Gateway
-    events: Tap
-    dlq: Tap
-    unique: str
-
-    def account(self, name: str = "a") -> str:
-        return f"acct-{name}-{self.unique}"
-
-    async def command(
-        self,
-        type_: str,
-        account: str,
-        data: dict[str, Any],
-        actor: str | None = None,
-        command_id: str | None = None,
-    ) -> str:
-        return await self.gateway.send(
-            INVITATIONS_COMMANDS, type_, account, data, actor, command_id
-        )
-
-    async def outcome(
-        self, type_: str, account: str, data: dict[str, Any], actor: str | None = None
-    ) -> dict[str, Any]:
-        command_id = await self.command(type_, account, data, actor)
-        return await self.events.outcome_of(command_id)
-
+class Harness(Running):
     async def membership_event(self, type_: str, account: str, data: dict[str, Any]) -> None:
         await self.gateway.send(MEMBERSHIP_EVENTS, type_, account, data)
 
@@ -97,13 +64,9 @@ class Harness:
 
 def settings_for(servers: Servers, unique: str, **overrides: Any) -> InvitationsSettings:
     values: dict[str, Any] = {
-        "kafka_bootstrap_servers": servers.kafka_bootstrap,
-        "mongodb_uri": servers.mongodb_uri,
-        "mongodb_db": f"invitations_{unique}",
-        "kafka_group_id": f"invitations-{unique}",
+        **base_settings(servers, "invitations", unique),
         "projection_grace_seconds": 0.3,
         "expiry_sweep_seconds": 3600,
-        "outbox_sweep_seconds": 1,
         **overrides,
     }
     return InvitationsSettings(**values)
@@ -113,25 +76,15 @@ def settings_for(servers: Servers, unique: str, **overrides: Any) -> Invitations
 async def harness(
     servers: Servers, unique: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Harness]:
-    overrides = getattr(request, "param", {})
-    settings = settings_for(servers, unique, **overrides)
-    await position_group_at_end(
-        servers.kafka_bootstrap, settings.kafka_group_id, [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS]
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
-    await producer.start()
-    events = await open_tap(servers.kafka_bootstrap, INVITATIONS_EVENTS)
-    dlq = await open_tap(servers.kafka_bootstrap, INVITATIONS_COMMANDS + ".dlq")
-    clock = MovableClock()
-    service = build(settings, clock)
-    try:
-        async with service.runtime.running():
-            yield Harness(service, clock, Gateway(producer), events, dlq, unique)
-    finally:
-        await close_tap(events)
-        await close_tap(dlq)
-        await producer.stop()
-
-
-def new_command_id() -> str:
-    return new_id()
+    settings = settings_for(servers, unique, **getattr(request, "param", {}))
+    async with running_service(
+        servers,
+        unique,
+        lambda clock: build(settings, clock),
+        settings.kafka_group_id,
+        [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS],
+        INVITATIONS_COMMANDS,
+        INVITATIONS_EVENTS,
+        Harness,
+    ) as harness:
+        yield harness
