@@ -57,6 +57,11 @@ def normalize_email(value: str) -> str:
 
 
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
+"""An email in a command: checked and normalised at the door."""
+
+EventEmail = Annotated[str, StringConstraints(min_length=1, max_length=320)]
+"""An email in an event: its producer normalised it; a consumer that mails it checks it again
+(so a bad address becomes EmailFailed, not a dead letter)."""
 
 
 def _unique_team_roles(roles: list[Role]) -> list[Role]:

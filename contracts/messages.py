@@ -8,6 +8,7 @@ from contracts.common import (
     CustomMessage,
     Email,
     EntityId,
+    EventEmail,
     InvitationId,
     MemberRoles,
     PersonName,
@@ -51,7 +52,7 @@ class AcceptInvitation(MessageData):
 
 class InvitationCreated(MessageData):
     invitation_id: InvitationId
-    email: Email
+    email: EventEmail
     roles: list[Role]
     message: str | None = None
     invitee_name: str | None = None
@@ -68,18 +69,18 @@ class InvitationResent(InvitationCreated):
 
 class InvitationRevoked(MessageData):
     invitation_id: InvitationId
-    email: Email
+    email: EventEmail
     revoked_by: EntityId
 
 
 class InvitationExpired(MessageData):
     invitation_id: InvitationId
-    email: Email
+    email: EventEmail
 
 
 class InvitationAccepted(MessageData):
     invitation_id: InvitationId
-    email: Email
+    email: EventEmail
     roles: list[Role]
     user_id: EntityId
     name: str | None = None
@@ -112,12 +113,12 @@ class ChangeMemberRoles(MessageData):
 class ProAccountRegistered(MessageData):
     account_name: str
     owner_user_id: EntityId
-    owner_email: Email
+    owner_email: EventEmail
 
 
 class MemberJoined(MessageData):
     member_id: EntityId
-    email: Email
+    email: EventEmail
     name: str | None = None
     roles: MemberRoles
     invitation_id: InvitationId | None = None
@@ -133,7 +134,7 @@ class MemberRolesChanged(MessageData):
 
 class MemberDisconnected(MessageData):
     member_id: EntityId
-    email: Email
+    email: EventEmail
     roles: MemberRoles
     disconnected_by: EntityId
     disconnected_at: Timestamp

@@ -5,6 +5,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
+# Headless Chromium renders the invitation email to PNG (tests/services/notifications).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the email rendering test"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+    || { echo "FAILED: could not install chromium (apt-get install chromium)" >&2; exit 1; }
+fi
+
 if ! $PY -m stack up; then
   echo "FAILED: the local stack did not come up (see above)" >&2
   $PY -m stack down >/dev/null 2>&1

@@ -1,13 +1,42 @@
-"""The notifications service's wiring.
-
-Its handlers are not implemented yet: it answers health only.
-"""
+"""The notifications service's wiring."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from services.notifications.handlers import NotificationHandlers
+from services.notifications.mailer import Mailer
+from services.notifications.settings import NotificationsSettings
+from services.notifications.store import DeliveryStore
+from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Runtime, create_runtime
-from services.runtime.settings import ServiceSettings
 
 
-def build(settings: ServiceSettings) -> Runtime:
-    return create_runtime("notifications", settings)
+@dataclass
+class NotificationsService:
+    runtime: Runtime
+    handlers: NotificationHandlers
+    store: DeliveryStore
+
+
+def build(settings: NotificationsSettings, clock: Clock | None = None) -> NotificationsService:
+    runtime = create_runtime("notifications", settings)
+    store = DeliveryStore(runtime.db)
+    handlers = NotificationHandlers(
+        store, runtime.outbox, Mailer(settings), settings, clock or SystemClock(), runtime.source
+    )
+    runtime.outbox_collections.append(store.deliveries)
+    runtime.consume(
+        INVITATIONS_EVENTS,
+        handlers.on_invitation_event,
+        description="Invitation emails on InvitationCreated and InvitationResent.",
+    )
+    runtime.consume(
+        MEMBERSHIP_EVENTS,
+        handlers.on_membership_event,
+        description="Welcome emails on MemberJoined; account names from ProAccountRegistered.",
+    )
+    runtime.startup.append(store.create_indexes)
+    runtime.background.append(handlers.run_retrier)
+    return NotificationsService(runtime, handlers, store)

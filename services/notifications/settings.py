@@ -20,6 +20,15 @@ class NotificationsSettings(ServiceSettings):
     mail_from: str = "Pro Team <no-reply@example.test>"
     mail_reply_to: str = ""
     product_name: str = "Pro Team"
+    smtp_max_attempts: int = Field(default=20, ge=1)
+    smtp_retry_base_seconds: float = Field(default=1.0, gt=0)
+    smtp_retry_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    delivery_retry_poll_seconds: float = Field(default=1.0, gt=0)
+    send_welcome_email: bool = True
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.mail_from.rpartition("@")[2].strip(" >") or "notifications.invalid"
 
 
 def load() -> NotificationsSettings:

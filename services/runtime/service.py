@@ -144,9 +144,7 @@ class Runtime:
         return self.http_app(lifespan_app=self.faststream_app())
 
     def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
-        return HttpApp(
-            [*self.health.routes(), *self.routes], lifespan_app, self.settings.api_token
-        )
+        return HttpApp([*self.health.routes(), *self.routes], lifespan_app, self.settings.api_token)
 
 
 async def _forever(task: Task) -> None:
