@@ -6,4 +6,4 @@ from services.runtime.service import main
 
 if __name__ == "__main__":
     settings = load()
-    main("access_control", lambda: build(settings), settings.log_level)
+    main("access_control", lambda: build(settings).runtime, settings.log_level)

@@ -33,6 +33,7 @@ from services.runtime.documents import VersionConflict, has_handled
 from services.runtime.inbound import Parsed
 from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
+from services.runtime.projection import with_grace
 
 log = logging.getLogger(__name__)
 
@@ -268,15 +269,10 @@ class InvitationHandlers:
             self._fresh_tokens.pop(entry["id"], None)
 
     async def _actor(self, command: RawEnvelope) -> Actor | None:
-        """The actor as the membership projection knows them; unknown actors get a short grace
-        for the projection to catch up (membership.events travels on another topic)."""
-        actor = await self.store.actor(command.accountid, command.actorid)
-        waited = 0.0
-        while actor is None and waited < self.grace:
-            await asyncio.sleep(0.1)
-            waited += 0.1
-            actor = await self.store.actor(command.accountid, command.actorid)
-        return actor
+        """The actor as the membership projection knows them (with a grace to catch up)."""
+        return await with_grace(
+            lambda: self.store.actor(command.accountid, command.actorid), self.grace
+        )
 
     async def _invitation_of(self, command: RawEnvelope, invitation_id: str) -> Document | None:
         """The invitation if it belongs to the command's account; None if this command was

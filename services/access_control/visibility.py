@@ -1,0 +1,108 @@
+"""The visibility rule of DESIGN.md as one pure function, and the incremental diffs.
+
+- A member who is not active sees no client.
+- An active owner or administrator sees every client of the account.
+- Any other active member with no security tags sees every client; with tags, exactly the
+  clients that carry at least one of the same tags (compared case-insensitively).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from contracts.common import Role
+from contracts.messages import MAX_VISIBILITY_IDS, ClientVisibilityChanged
+
+SEE_ALL_ROLES = frozenset({Role.OWNER.value, Role.ADMINISTRATOR.value})
+
+
+def fold(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(tag.strip().casefold() for tag in tags if tag.strip())
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    member_id: str
+    active: bool = False
+    roles: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()  # folded
+
+
+@dataclass(frozen=True)
+class ClientFacts:
+    client_id: str
+    tags: frozenset[str] = frozenset()  # folded
+
+
+def sees(member: MemberFacts, client: ClientFacts) -> bool:
+    if not member.active:
+        return False
+    if member.roles & SEE_ALL_ROLES or not member.tags:
+        return True
+    return bool(member.tags & client.tags)
+
+
+def visible_clients(member: MemberFacts, clients: Iterable[ClientFacts]) -> set[str]:
+    return {c.client_id for c in clients if sees(member, c)}
+
+
+def full_recompute(
+    members: Iterable[MemberFacts], clients: Iterable[ClientFacts]
+) -> dict[str, set[str]]:
+    client_list = list(clients)
+    return {m.member_id: visible_clients(m, client_list) for m in members}
+
+
+@dataclass
+class Change:
+    granted: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+
+
+def diff_for_client(
+    members: Iterable[MemberFacts], old: ClientFacts | None, new: ClientFacts | None
+) -> dict[str, Change]:
+    """One client changed (registered, re-tagged, removed): only members' answers for it."""
+    changes: dict[str, Change] = {}
+    for member in members:
+        before = old is not None and sees(member, old)
+        after = new is not None and sees(member, new)
+        if before != after:
+            client_id = (new or old).client_id  # type: ignore[union-attr]
+            change = changes.setdefault(member.member_id, Change())
+            (change.granted if after else change.revoked).append(client_id)
+    return changes
+
+
+def diff_for_member(old: MemberFacts, new: MemberFacts, clients: Iterable[ClientFacts]) -> Change:
+    """One member changed (joined, roles, tags, disconnected): only that member's answers."""
+    change = Change()
+    for client in clients:
+        before, after = sees(old, client), sees(new, client)
+        if before != after:
+            (change.granted if after else change.revoked).append(client.client_id)
+    change.granted.sort()
+    change.revoked.sort()
+    return change
+
+
+def messages(member_id: str, change: Change) -> list[ClientVisibilityChanged]:
+    """At most 1,000 ids per list; more go in further messages. Nothing when nothing changed."""
+    granted, revoked = sorted(change.granted), sorted(change.revoked)
+    count = max(-(-len(granted) // MAX_VISIBILITY_IDS), -(-len(revoked) // MAX_VISIBILITY_IDS))
+    return [
+        ClientVisibilityChanged(
+            member_id=member_id,
+            granted=granted[i * MAX_VISIBILITY_IDS : (i + 1) * MAX_VISIBILITY_IDS],
+            revoked=revoked[i * MAX_VISIBILITY_IDS : (i + 1) * MAX_VISIBILITY_IDS],
+        )
+        for i in range(count)
+    ]
+
+
+def apply(view: dict[str, set[str]], message: ClientVisibilityChanged) -> None:
+    """What a downstream consumer does with an event (used to check the events replay)."""
+    seen = view.setdefault(message.member_id, set())
+    seen.difference_update(message.revoked)
+    seen.update(message.granted)
