@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.access_control.repair import level_set, recompute
+from services.access_control.visibility import apply
 from tests.services.access_control.conftest import AccessHarness
 
 
@@ -69,8 +71,17 @@ async def test_the_seed_story_only_certain_practitioners_see_certain_clients(
     assert await access.visible(account, "ann") == ["dia-1", "kid-1"]
 
     view = access.downstream_view(account)
+    recomputed = await recompute(access.service.store, account)
     for member in ("ann", "bob", "admin-1", "owner-1"):
-        assert view.get(member, set()) == set(await access.visible(account, member))
+        api = set(await access.visible(account, member))
+        assert view.get(member, set()) == api == recomputed[member]
+    repaired: dict[str, set[str]] = {"ann": {"stale-grant"}}  # a downstream gone wrong
+    everyone = {c.client_id for c in await access.service.store.all_clients(account)} | {
+        "stale-grant"
+    }
+    for event in level_set(account, recomputed, everyone, "run-1"):
+        apply(repaired, event.data)
+    assert repaired == recomputed
 
 
 async def test_disconnect_revokes_everything_and_rejoining_restores_it(

@@ -1,0 +1,78 @@
+"""Recompute an account's visibility from scratch (repair).
+
+    python -m services.access_control.repair ACCOUNT_ID [--publish]
+
+Without --publish it prints how many clients each member sees. With --publish it sends, per
+member, a ClientVisibilityChanged that grants every visible client and revokes every other
+client of the account: whatever a downstream consumer had, it ends at the right sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from contracts.envelope import CloudEvent, derived_id, new_id
+from contracts.topics import ACCESS_CONTROL_EVENTS, SOURCES
+from services.access_control import visibility
+from services.access_control.settings import load
+from services.access_control.store import AccessStore
+from services.runtime.kafka import make_broker, publish_event
+from services.runtime.mongo import make_client
+
+
+async def recompute(store: AccessStore, account_id: str) -> dict[str, set[str]]:
+    clients = await store.all_clients(account_id)
+    return visibility.full_recompute(await store.all_members(account_id), clients)
+
+
+def level_set(
+    account_id: str, visible: dict[str, set[str]], all_clients: set[str], run_id: str
+) -> list[CloudEvent[Any]]:
+    events = []
+    for member_id in sorted(visible):
+        change = visibility.Change(
+            granted=sorted(visible[member_id]), revoked=sorted(all_clients - visible[member_id])
+        )
+        for index, message in enumerate(visibility.messages(member_id, change)):
+            events.append(
+                CloudEvent[Any](
+                    id=derived_id(run_id, "repair", member_id, str(index)),
+                    source=SOURCES["access_control"],
+                    type="ClientVisibilityChanged",
+                    accountid=account_id,
+                    correlationid=run_id,
+                    data=message,
+                )
+            )
+    return events
+
+
+async def main(account_id: str, publish: bool) -> None:
+    settings = load()
+    mongo = make_client(settings.mongodb_uri)
+    store = AccessStore(mongo[settings.database_name("access_control")])
+    visible = await recompute(store, account_id)
+    for member_id in sorted(visible):
+        print(f"{member_id}: sees {len(visible[member_id])} clients")
+    if publish:
+        all_clients = {c.client_id for c in await store.all_clients(account_id)}
+        broker = make_broker(settings.kafka_bootstrap_servers, "access-control-repair")
+        async with broker:
+            await broker.connect()
+            events = level_set(account_id, visible, all_clients, new_id())
+            for event in events:
+                await publish_event(broker, ACCESS_CONTROL_EVENTS, event)
+        print(f"published {len(events)} ClientVisibilityChanged events")
+    await mongo.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("account_id")
+    parser.add_argument("--publish", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main(args.account_id, args.publish))
