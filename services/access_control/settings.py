@@ -9,7 +9,7 @@ from services.runtime.settings import ServiceSettings, load_settings
 
 class AccessControlSettings(ServiceSettings):
     http_port: int = 8104
-    projection_grace_seconds: float = Field(default=2.0, ge=0)
+    projection_grace_seconds: float = Field(default=5.0, ge=0)
 
 
 def load() -> AccessControlSettings:

@@ -20,7 +20,7 @@ class InvitationsSettings(ServiceSettings):
     expiry_sweep_seconds: float = Field(default=30, gt=0)
     # How long a command from an actor the membership projection doesn't know yet waits for
     # the projection to catch up before it is refused (membership.events is another topic).
-    projection_grace_seconds: float = Field(default=2.0, ge=0)
+    projection_grace_seconds: float = Field(default=5.0, ge=0)
     # Fault injection for crash-safety tests: die with SIGKILL after the document write and
     # before publishing an event of this type. Empty = off. Never set it in production.
     fault_crash_before_publish: str = ""

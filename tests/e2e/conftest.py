@@ -1,0 +1,154 @@
+"""All four services as separate OS processes (python -m services.<name>) on the real stack,
+driven only through Kafka and HTTP as a gateway would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.topics import (
+    ACCESS_CONTROL_COMMANDS,
+    ACCESS_CONTROL_EVENTS,
+    INVITATIONS_COMMANDS,
+    INVITATIONS_EVENTS,
+    MEMBERSHIP_COMMANDS,
+    MEMBERSHIP_EVENTS,
+    NOTIFICATIONS_EVENTS,
+)
+from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
+from tests.mailpit import Mailbox
+from tests.processes import ServiceProcess, free_port
+from tests.servers import Servers
+
+CONSUMES = {
+    "invitations": [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS],
+    "membership": [MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS],
+    "notifications": [INVITATIONS_EVENTS, MEMBERSHIP_EVENTS],
+    "access_control": [ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS],
+}
+ACCEPT_BASE = "https://app.example.test"
+
+
+@dataclass
+class System:
+    processes: dict[str, list[ServiceProcess]]
+    gateway: Gateway
+    taps: dict[str, Tap]
+    mailbox: Mailbox
+    api_token: str
+    unique: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def port(self, service: str) -> int:
+        return self.processes[service][0].port
+
+    async def get(self, service: str, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.port(service)}", timeout=10
+        ) as c:
+            return await c.get(path, headers={"Authorization": f"Bearer {self.api_token}"})
+
+    async def users(self, account: str, status: str | None = None) -> list[dict[str, Any]]:
+        query = f"?status={status}" if status else ""
+        response = await self.get("membership", f"/accounts/{account}/users{query}")
+        assert response.status_code == 200, response.text
+        return list(response.json()["users"])
+
+    async def visible(self, account: str, member: str) -> list[str]:
+        clients: list[str] = []
+        after = ""
+        while True:
+            response = await self.get(
+                "access_control",
+                f"/accounts/{account}/members/{member}/visible-clients?limit=500&after={after}",
+            )
+            if response.status_code == 404:
+                return clients
+            body = response.json()
+            clients += body["clients"]
+            if not body["next"]:
+                return clients
+            after = body["next"]
+
+    async def eventually(self, check: Any, timeout: float = 60) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                result = await check()
+                if result:
+                    return result
+            except AssertionError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not met in {timeout}s")
+            await asyncio.sleep(0.2)
+
+
+async def start_system(
+    servers: Servers,
+    unique: str,
+    tmp: Path,
+    instances: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> System:
+    token = f"token-{unique}"
+    processes: dict[str, list[ServiceProcess]] = {}
+    for name, topics in CONSUMES.items():
+        group = f"{name}-e2e-{unique}"
+        await position_group_at_end(servers.kafka_bootstrap, group, topics)
+        env = {
+            "MONGODB_DB": f"{name}_e2e_{unique}",
+            "KAFKA_GROUP_ID": group,
+            "API_TOKEN": token,
+            "ACCEPT_URL_BASE": ACCEPT_BASE,
+            "OUTBOX_SWEEP_SECONDS": "1",
+            **(extra_env or {}),
+        }
+        processes[name] = [
+            ServiceProcess(name, {**env, "HTTP_PORT": str(free_port())}, tmp / f"{name}-{i}.log")
+            for i in range(instances)
+        ]
+    for group in processes.values():
+        for process in group:
+            process.start()
+    for group in processes.values():
+        for process in group:
+            await process.wait_ready()
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    await producer.start()
+    taps = {
+        t: await open_tap(servers.kafka_bootstrap, t)
+        for t in (
+            INVITATIONS_EVENTS,
+            MEMBERSHIP_EVENTS,
+            ACCESS_CONTROL_EVENTS,
+            NOTIFICATIONS_EVENTS,
+        )
+    }
+    return System(processes, Gateway(producer), taps, Mailbox(servers.mailpit_url), token, unique)
+
+
+async def stop_system(system: System) -> None:
+    for tap in system.taps.values():
+        await close_tap(tap)
+    await system.gateway.producer.stop()
+    for group in system.processes.values():
+        for process in group:
+            process.stop()
+
+
+@pytest.fixture
+async def system(servers: Servers, unique: str, tmp_path: Path) -> AsyncIterator[System]:
+    running = await start_system(servers, unique, tmp_path)
+    try:
+        yield running
+    finally:
+        await stop_system(running)
