@@ -40,9 +40,11 @@ test: install
 	@scripts/test.sh $(PYTEST_ARGS)
 
 demo: install
-	$(PY) -m demo
+	$(PY) -m demo $(DEMO_ARGS)
 
-down: stack-down
+# Stops the demo's services and the stack (and docker compose, where it was used).
+down:
+	@if [ -x $(PY) ]; then $(PY) -m demo down; fi
 
-clean: stack-down
+clean: down
 	rm -rf .stack

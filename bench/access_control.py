@@ -26,10 +26,19 @@ from services.access_control.repair import recompute
 from services.access_control.settings import AccessControlSettings
 from services.runtime.http import Request
 
+CLIENT_CHANGE = "one client's tags (incremental)"
+MEMBER_CHANGE = "one member's tags (incremental)"
+
 
 def command(account: str, type_: str, data: dict[str, Any]) -> RawEnvelope:
-    return RawEnvelope(id=str(uuid.uuid4()), source="/bench", type=type_, accountid=account,
-                       actorid="m000", data=data)
+    return RawEnvelope(
+        id=str(uuid.uuid4()),
+        source="/bench",
+        type=type_,
+        accountid=account,
+        actorid="m000",
+        data=data,
+    )
 
 
 async def timed(step: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
@@ -53,17 +62,35 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     account = "acct-bench"
     await service.runtime.broker.connect()
     print(f"setting up {clients} clients, {members} members, {tags} tags ...", flush=True)
-    await store.clients.insert_many([
-        {"_id": f"{account}|c{i:05d}", "account_id": account, "client_id": f"c{i:05d}",
-         "tags": [f"t{i % tags}"], "removed": False, "version": 1, "outbox": []}
-        for i in range(clients)
-    ])
-    await store.members.insert_many([
-        {"_id": f"{account}|m{m:03d}", "account_id": account, "member_id": f"m{m:03d}",
-         "status": "active", "roles": ["administrator"] if m < 20 else ["practitioner"],
-         "tags": [f"t{(m + k) % tags}" for k in range(3)], "version": 1, "outbox": []}
-        for m in range(members)
-    ])
+    await store.clients.insert_many(
+        [
+            {
+                "_id": f"{account}|c{i:05d}",
+                "account_id": account,
+                "client_id": f"c{i:05d}",
+                "tags": [f"t{i % tags}"],
+                "removed": False,
+                "version": 1,
+                "outbox": [],
+            }
+            for i in range(clients)
+        ]
+    )
+    await store.members.insert_many(
+        [
+            {
+                "_id": f"{account}|m{m:03d}",
+                "account_id": account,
+                "member_id": f"m{m:03d}",
+                "status": "active",
+                "roles": ["administrator"] if m < 20 else ["practitioner"],
+                "tags": [f"t{(m + k) % tags}" for k in range(3)],
+                "version": 1,
+                "outbox": [],
+            }
+            for m in range(members)
+        ]
+    )
     half = [f"t{k}" for k in range(tags // 2)]
     await store.members.update_one({"_id": f"{account}|m199"}, {"$set": {"tags": half}})
 
@@ -72,12 +99,16 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     async def client_change() -> None:
         flip[0] += 1
         data = SetClientSecurityTags(client_id="c00042", security_tags=[f"t{flip[0] % tags}"])
-        await handlers.set_client_tags(command(account, "SetClientSecurityTags", data.model_dump()), data)
+        await handlers.set_client_tags(
+            command(account, "SetClientSecurityTags", data.model_dump()), data
+        )
 
     async def member_change() -> None:
         flip[0] += 1
         data = SetMemberSecurityTags(member_id="m150", security_tags=[f"t{flip[0] % tags}", "t1"])
-        await handlers.set_member_tags(command(account, "SetMemberSecurityTags", data.model_dump()), data)
+        await handlers.set_member_tags(
+            command(account, "SetMemberSecurityTags", data.model_dump()), data
+        )
 
     async def full() -> None:
         await recompute(store, account)
@@ -86,33 +117,50 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     cursor = {"after": ""}
 
     async def query_page() -> None:
-        response = await api.visible_clients(Request(
-            {"account_id": account, "member_id": "m199"}, {"limit": "100", "after": cursor["after"]}))
+        response = await api.visible_clients(
+            Request(
+                {"account_id": account, "member_id": "m199"},
+                {"limit": "100", "after": cursor["after"]},
+            )
+        )
         cursor["after"] = response.body["next"] or ""
 
     async def plain_page() -> None:
-        await store.clients.find({"account_id": account}).sort("client_id", 1).limit(100).to_list(None)
+        await (
+            store.clients.find({"account_id": account})
+            .sort("client_id", 1)
+            .limit(100)
+            .to_list(None)
+        )
 
-    seen = await api.visible_clients(Request({"account_id": account, "member_id": "m199"}, {"limit": "1000"}))
+    seen = await api.visible_clients(
+        Request({"account_id": account, "member_id": "m199"}, {"limit": "1000"})
+    )
     full_view = await recompute(store, account)
-    print(f"member m199 sees {len(full_view['m199'])} clients; first page {len(seen.body['clients'])}")
+    print(
+        f"member m199 sees {len(full_view['m199'])} clients; first page {len(seen.body['clients'])}"
+    )
 
     results = {
         "full recompute": await timed(full, repeat),
-        "one client's tags (incremental)": await timed(client_change, repeat),
-        "one member's tags (incremental)": await timed(member_change, repeat),
+        CLIENT_CHANGE: await timed(client_change, repeat),
+        MEMBER_CHANGE: await timed(member_change, repeat),
         "visible-clients page of 100": await timed(query_page, repeat * 5),
         "plain full-page read of 100": await timed(plain_page, repeat * 5),
     }
     print(f"\n{'operation':36} {'p50 ms':>9} {'p99 ms':>9}")
     for name, samples in results.items():
-        print(f"{name:36} {pct(samples, .5) * 1000:9.1f} {pct(samples, .99) * 1000:9.1f}")
+        print(f"{name:36} {pct(samples, 0.5) * 1000:9.1f} {pct(samples, 0.99) * 1000:9.1f}")
     full_p50 = statistics.median(results["full recompute"])
     print("\nratios (same run):")
-    print(f"  full recompute / one client change  = {full_p50 / statistics.median(results['one client' + chr(39) + 's tags (incremental)']):6.1f}x  (goal >= 100x)")
-    print(f"  full recompute / one member change  = {full_p50 / statistics.median(results['one member' + chr(39) + 's tags (incremental)']):6.1f}x")
-    for q in (.5, .99):
-        ratio = pct(results["visible-clients page of 100"], q) / pct(results["plain full-page read of 100"], q)
+    client_ratio = full_p50 / statistics.median(results[CLIENT_CHANGE])
+    member_ratio = full_p50 / statistics.median(results[MEMBER_CHANGE])
+    print(f"  full recompute / one client change  = {client_ratio:6.1f}x  (goal >= 100x)")
+    print(f"  full recompute / one member change  = {member_ratio:6.1f}x")
+    for q in (0.5, 0.99):
+        ratio = pct(results["visible-clients page of 100"], q) / pct(
+            results["plain full-page read of 100"], q
+        )
         print(f"  query page / plain page read (p{int(q * 100)})   = {ratio:6.2f}x  (goal <= 1.5x)")
     await service.runtime.broker.stop()
     await service.runtime.mongo.drop_database(settings.mongodb_db)
@@ -120,7 +168,9 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--tags", type=int, default=50)

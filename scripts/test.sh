@@ -13,6 +13,10 @@ if ! command -v chromium >/dev/null 2>&1; then
     || { echo "FAILED: could not install chromium (apt-get install chromium)" >&2; exit 1; }
 fi
 
+# The suite gets a stack of its own, started empty: no backlog from an earlier run or a demo.
+export STACK_DATA_DIR="${STACK_DATA_DIR:-$PWD/.stack/test}"
+rm -rf "$STACK_DATA_DIR"
+
 if ! $PY -m stack up; then
   echo "FAILED: the local stack did not come up (see above)" >&2
   $PY -m stack down >/dev/null 2>&1

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from contracts.common import format_time, utc_now
 from contracts.envelope import CONTENT_TYPE, new_id
 from contracts.topics import PARTITIONS
 
@@ -53,7 +54,7 @@ class Gateway:
             "id": command_id,
             "source": "/gateway",
             "type": type_,
-            "time": "2026-11-27T21:04:05.123Z",
+            "time": format_time(utc_now()),
             "datacontenttype": "application/json",
             "accountid": account,
             "correlationid": new_id(),

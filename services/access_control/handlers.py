@@ -24,6 +24,7 @@ from contracts.topics import ACCESS_CONTROL_EVENTS
 from services.access_control import visibility
 from services.access_control.store import AccessStore, client_facts, member_facts
 from services.access_control.visibility import Change, ClientFacts, fold
+from services.runtime.clock import SystemClock
 from services.runtime.consumer import Rejected
 from services.runtime.documents import has_handled
 from services.runtime.inbound import Parsed
@@ -170,7 +171,10 @@ class AccessHandlers:
 
     async def _authorise(self, command: RawEnvelope, allowed: frozenset[Role], who: str) -> None:
         actor = await with_grace(
-            lambda: self.store.member(command.accountid, command.actorid), self.grace
+            lambda: self.store.member(command.accountid, command.actorid),
+            command.time,
+            self.grace,
+            SystemClock(),
         )
         facts = member_facts(actor, command.actorid or "")
         if not facts.active or not facts.roles & {r.value for r in allowed}:

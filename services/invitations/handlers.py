@@ -271,7 +271,10 @@ class InvitationHandlers:
     async def _actor(self, command: RawEnvelope) -> Actor | None:
         """The actor as the membership projection knows them (with a grace to catch up)."""
         return await with_grace(
-            lambda: self.store.actor(command.accountid, command.actorid), self.grace
+            lambda: self.store.actor(command.accountid, command.actorid),
+            command.time,
+            self.grace,
+            self.clock,
         )
 
     async def _invitation_of(self, command: RawEnvelope, invitation_id: str) -> Document | None:

@@ -1,0 +1,1 @@
+"""`make demo`: the stack, the four services and the seed story, step by step."""

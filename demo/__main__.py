@@ -1,0 +1,336 @@
+"""python -m demo [--exit] | python -m demo down
+
+Brings up the stack (docker compose where a Docker engine answers, else the local stack of
+real servers), starts the four services, plays the seed story step by step, then leaves
+everything running until Ctrl-C (or `make down`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts.envelope import CONTENT_TYPE
+from contracts.topics import PARTITIONS
+from demo import processes
+from stack import config, servers
+from stack.__main__ import main as stack_main
+
+EVENT_TOPICS = [
+    "invitations.events",
+    "membership.events",
+    "access-control.events",
+    "notifications.events",
+]
+
+
+def docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+def bring_up() -> tuple[str, str, str]:
+    """Returns (kafka bootstrap, mailpit web URL, mode)."""
+    if docker_answers():
+        print("A Docker engine answers: using docker compose (docker-compose.yml).")
+        subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], check=True)
+        return "localhost:9094", "http://localhost:8025", "docker"
+    missing = [tool for tool in ("java", "mvn", "go") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(
+            "No Docker engine answers and the local stack needs "
+            + ", ".join(missing)
+            + " on PATH.\nInstall them (Debian: apt-get install "
+            "openjdk-17-jre-headless maven golang; Go must be >= 1.24) or start Docker, then rerun "
+            "`make demo`."
+        )
+    print("No Docker engine here: using the local stack of real servers (python -m stack).")
+    if stack_main(["up"]) != 0:
+        sys.exit(1)
+    cfg = config.load()
+    print("\nStarting the four services:")
+    processes.start_all(cfg, cfg.env())
+    return cfg.kafka_bootstrap, cfg.mailpit_url, "local"
+
+
+class Story:
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.account = f"acct-demo-{uuid.uuid4().hex[:6]}"
+        self.owner = "user-olive"
+        self.seen: list[dict[str, Any]] = []
+        self.http = httpx.AsyncClient(timeout=10)
+
+    async def start(self) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await self.consumer.start()
+        partitions = [TopicPartition(t, p) for t in EVENT_TOPICS for p in range(PARTITIONS)]
+        self.consumer.assign(partitions)
+        for tp, offset in (await self.consumer.end_offsets(partitions)).items():
+            self.consumer.seek(tp, offset)
+        self.pump = asyncio.create_task(self._print_events())
+
+    async def _print_events(self) -> None:
+        async for record in self.consumer:
+            event = json.loads(record.value)
+            if event.get("accountid") != self.account:
+                continue
+            self.seen.append(event)
+            data = {k: v for k, v in event["data"].items() if k != "accept_token"}
+            if "accept_token" in event["data"]:
+                data["accept_token"] = "<secret>"  # noqa: S105 - what the demo prints instead
+            line = f"<- {record.topic:22} {event['type']:24} {json.dumps(data)[:110]}"
+            print(f"      \033[2m{line}\033[0m")
+
+    async def send(
+        self, topic: str, type_: str, data: dict[str, Any], actor: str | None = None
+    ) -> str:
+        command_id = str(uuid.uuid4())
+        envelope = {
+            "specversion": "1.0",
+            "id": command_id,
+            "source": "/gateway",
+            "type": type_,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "datacontenttype": "application/json",
+            "accountid": self.account,
+            "correlationid": str(uuid.uuid4()),
+            "data": data,
+        }
+        if actor:
+            envelope["actorid"] = actor
+        print(f"\n   -> {topic:22} {type_} {json.dumps(data)[:100]}")
+        await self.producer.send_and_wait(
+            topic,
+            json.dumps(envelope).encode(),
+            key=self.account.encode(),
+            headers=[("content-type", CONTENT_TYPE.encode())],
+        )
+        return command_id
+
+    async def outcome(self, command_id: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.seen:
+                if event.get("causationid") == command_id:
+                    return event
+            await asyncio.sleep(0.1)
+        raise SystemExit(f"no outcome for command {command_id} within {timeout}s")
+
+    async def wait_event(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.seen:
+                if predicate(event):
+                    return event
+            await asyncio.sleep(0.1)
+        raise SystemExit("an expected event did not arrive")
+
+    async def users_table(self) -> None:
+        await asyncio.sleep(0.7)
+        users = (
+            await self.http.get(f"http://127.0.0.1:8102/accounts/{self.account}/users")
+        ).json()["users"]
+        print("\n   Users page")
+        print(f"   {'email':28} {'status':13} {'roles':32} {'member_id':12} resends")
+        for u in users:
+            roles = ", ".join(u["roles"])
+            print(f"   {u['email']:28} {u['status']:13} {roles:32} {u['member_id']!s:12}", end="")
+            print(f" {u['resend_count']}")
+
+    async def visibility_table(self, members: list[str]) -> None:
+        await asyncio.sleep(0.7)
+        print("\n   Visibility")
+        for member in members:
+            url = f"http://127.0.0.1:8104/accounts/{self.account}/members/{member}/visible-clients?limit=1000"
+            response = await self.http.get(url)
+            clients = response.json()["clients"] if response.status_code == 200 else []
+            print(f"   {member:14} sees {clients}")
+
+    async def play(self, mailpit: str) -> None:
+        step = iter(range(1, 100))
+        print(f"\n== {next(step)}. Register the Pro account {self.account}")
+        await self.outcome(
+            await self.send(
+                "membership.commands",
+                "RegisterProAccount",
+                {
+                    "account_name": "Sunrise Health",
+                    "owner_user_id": self.owner,
+                    "owner_email": "olive@sunrise.example",
+                    "owner_name": "Olive Owner",
+                },
+                self.owner,
+            )
+        )
+        await self.wait_event(lambda e: e["type"] == "MemberJoined")
+        await self.users_table()
+
+        print(f"\n== {next(step)}. Invite a practitioner with a custom message")
+        created = await self.outcome(
+            await self.send(
+                "invitations.commands",
+                "InviteTeamMember",
+                {
+                    "email": "Ann.Coach@Example.com",
+                    "roles": ["practitioner"],
+                    "message": "Welcome aboard!\nWe start Monday at 9.",
+                    "inviter_name": "Olive Owner",
+                    "invitee_name": "Ann Coach",
+                },
+                self.owner,
+            )
+        )
+        await self.users_table()
+        email = await self.wait_event(lambda e: e["type"] == "EmailSent")
+        print(f"\n   The invitation email is in Mailpit: {mailpit}  (to {email['data']['to']})")
+
+        print(
+            f"\n== {next(step)}. Ann presses Accept Invitation (the gateway sends the link's token)"
+        )
+        accepted = await self.outcome(
+            await self.send(
+                "invitations.commands",
+                "AcceptInvitation",
+                {
+                    "invitation_id": created["data"]["invitation_id"],
+                    "token": created["data"]["accept_token"],
+                    "user_id": "user-ann",
+                    "email": "ann.coach@example.com",
+                    "name": "Ann Coach",
+                },
+            )
+        )
+        assert accepted["type"] == "InvitationAccepted", accepted
+        await self.wait_event(
+            lambda e: e["type"] == "MemberJoined" and e["data"]["member_id"] == "user-ann"
+        )
+        await self.users_table()
+
+        print(
+            f"\n== {next(step)}. Tag clients and Ann: she sees only clients sharing one of her tags"
+        )
+        for client, tags in (
+            ("kid-001", ["Kids"]),
+            ("kid-002", ["kids", "Sport"]),
+            ("adult-001", ["Adults"]),
+        ):
+            await self.send(
+                "access-control.commands",
+                "RegisterClient",
+                {"client_id": client, "security_tags": tags},
+                self.owner,
+            )
+        await self.send(
+            "access-control.commands",
+            "SetMemberSecurityTags",
+            {"member_id": "user-ann", "security_tags": ["KIDS"]},
+            self.owner,
+        )
+        await self.visibility_table([self.owner, "user-ann"])
+
+        print(f"\n== {next(step)}. Invite Bob, try to resend at once (rate limited), then revoke")
+        bob = await self.outcome(
+            await self.send(
+                "invitations.commands",
+                "InviteTeamMember",
+                {"email": "bob@example.com", "roles": ["practitioner", "billing_administrator"]},
+                self.owner,
+            )
+        )
+        await self.users_table()
+        rejected = await self.outcome(
+            await self.send(
+                "invitations.commands",
+                "ResendInvitation",
+                {"invitation_id": bob["data"]["invitation_id"]},
+                self.owner,
+            )
+        )
+        print(f"   resend: {rejected['type']} ({rejected['data'].get('reason')})")
+        await self.outcome(
+            await self.send(
+                "invitations.commands",
+                "RevokeInvitation",
+                {"invitation_id": bob["data"]["invitation_id"]},
+                self.owner,
+            )
+        )
+        await self.users_table()
+
+        print(f"\n== {next(step)}. Disconnect Ann: her access is revoked")
+        await self.outcome(
+            await self.send(
+                "membership.commands", "DisconnectMember", {"member_id": "user-ann"}, self.owner
+            )
+        )
+        await self.users_table()
+        await self.visibility_table([self.owner, "user-ann"])
+
+
+async def run(bootstrap: str, mailpit: str, exit_after: bool) -> None:
+    story = Story(bootstrap)
+    await story.start()
+    await story.play(mailpit)
+    print(f"\nDone. Mailpit (the invitation emails): {mailpit}")
+    print("Users page:    curl http://127.0.0.1:8102/accounts/" + story.account + "/users")
+    print(
+        "Visibility:    curl http://127.0.0.1:8104/accounts/"
+        + story.account
+        + "/members/user-olive/visible-clients"
+    )
+    story.pump.cancel()
+    await story.consumer.stop()
+    await story.producer.stop()
+    await story.http.aclose()
+    if exit_after:
+        return
+    print("\nEverything keeps running. Ctrl-C (or `make down`) stops it.")
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        pass
+
+
+def down() -> None:
+    if docker_answers():
+        subprocess.run(["docker", "compose", "down"], check=False)
+    cfg = config.load()
+    processes.stop_all(cfg)
+    for name in servers.SERVERS:
+        servers.stop(cfg, name)
+    print("stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument("action", nargs="?", choices=["run", "down"], default="run")
+    parser.add_argument("--exit", action="store_true", help="stop waiting once the story is played")
+    args = parser.parse_args()
+    if args.action == "down":
+        down()
+        return
+    try:
+        bootstrap, mailpit, _mode = bring_up()
+        asyncio.run(run(bootstrap, mailpit, args.exit))
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+        down()
+
+
+if __name__ == "__main__":
+    main()

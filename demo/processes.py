@@ -1,0 +1,68 @@
+"""The four services as background processes for the demo (pid files next to the stack's)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from stack.config import REPO, StackConfig
+
+SERVICES = {"invitations": 8101, "membership": 8102, "notifications": 8103, "access_control": 8104}
+
+
+def _pid_file(cfg: StackConfig, name: str) -> Path:
+    return cfg.data_dir / "run" / f"service-{name}.pid"
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_all(cfg: StackConfig, env: dict[str, str]) -> None:
+    (cfg.data_dir / "run").mkdir(parents=True, exist_ok=True)
+    (cfg.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for name, port in SERVICES.items():
+        if healthy(port):
+            print(f"  {name:15} already running on :{port}")
+            continue
+        log = (cfg.data_dir / "logs" / f"service-{name}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **env, "HTTP_PORT": str(port)},
+        )
+        _pid_file(cfg, name).write_text(str(process.pid))
+        print(f"  {name:15} started (pid {process.pid}) on :{port}, log {log.name}")
+    deadline = time.monotonic() + 90
+    for name, port in SERVICES.items():
+        while not healthy(port):
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{name} did not become ready; see {cfg.data_dir}/logs/service-{name}.log"
+                )
+            time.sleep(0.3)
+
+
+def stop_all(cfg: StackConfig) -> None:
+    for name in SERVICES:
+        path = _pid_file(cfg, name)
+        if not path.exists():
+            continue
+        try:
+            os.killpg(int(path.read_text()), signal.SIGTERM)
+            print(f"  {name:15} stopped")
+        except (ProcessLookupError, ValueError):
+            pass
+        path.unlink(missing_ok=True)
