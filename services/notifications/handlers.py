@@ -164,6 +164,8 @@ class NotificationHandlers:
             doc["message_id"],
         )
         attempts = doc["attempts"] + 1
+        if not await self.store.claim(doc["_id"], attempts):
+            return  # another instance is making this attempt
         try:
             await self.mailer.send(build_message(outgoing, self.settings))
         except SendFailure as failure:

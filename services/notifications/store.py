@@ -19,9 +19,15 @@ class DeliveryStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.deliveries: AsyncCollection[Document] = db["deliveries"]
         self.accounts: AsyncCollection[Document] = db["accounts"]
+        self.claims: AsyncCollection[Document] = db["send_claims"]
 
     async def create_indexes(self) -> None:
         await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+
+    async def claim(self, cause_id: str, attempt: int) -> bool:
+        """Only one sender per attempt, across instances. An insert is the one write that is
+        atomic on FerretDB too (its conditional updates are not compare-and-set)."""
+        return await insert_new(self.claims, {"_id": f"{cause_id}#{attempt}"})
 
     async def get(self, cause_id: str) -> Document | None:
         return await self.deliveries.find_one({"_id": cause_id})
