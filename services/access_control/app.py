@@ -37,6 +37,10 @@ def build(settings: AccessControlSettings) -> AccessControlService:
         handlers.on_membership_event,
         description="Members' status and roles, which decide what they see.",
     )
+    runtime.publishes(
+        ACCESS_CONTROL_EVENTS,
+        "ClientVisibilityChanged (granted/revoked client ids per member) and CommandRejected.",
+    )
     runtime.startup.append(store.create_indexes)
     runtime.routes.extend(VisibilityApi(store).routes())
     return AccessControlService(runtime, handlers, store)

@@ -52,6 +52,10 @@ def build(settings: InvitationsSettings, clock: Clock | None = None) -> Invitati
         handlers.on_membership_event,
         description="Projection of accounts and members, for authorisation and already_member.",
     )
+    runtime.publishes(
+        INVITATIONS_EVENTS,
+        "Invitation lifecycle events (carry accept tokens: internal) and CommandRejected.",
+    )
     runtime.startup.append(store.create_indexes)
     runtime.background.append(lambda: handlers.run_expiry_sweeper(settings.expiry_sweep_seconds))
     return InvitationsService(runtime, handlers, store)

@@ -36,6 +36,10 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> MembershipSe
         handlers.on_invitation_event,
         description="Pending rows for invitations; acceptance makes an active member.",
     )
+    runtime.publishes(
+        MEMBERSHIP_EVENTS,
+        "Accounts and members: registered, joined, roles changed, disconnected; CommandRejected.",
+    )
     runtime.startup.append(store.create_indexes)
     runtime.routes.extend(UsersPage(store).routes())
     return MembershipService(runtime, handlers, store)

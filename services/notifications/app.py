@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from services.notifications.handlers import NotificationHandlers
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
@@ -37,6 +37,7 @@ def build(settings: NotificationsSettings, clock: Clock | None = None) -> Notifi
         handlers.on_membership_event,
         description="Welcome emails on MemberJoined; account names from ProAccountRegistered.",
     )
+    runtime.publishes(NOTIFICATIONS_EVENTS, "EmailSent and EmailFailed per cause event.")
     runtime.startup.append(store.create_indexes)
     runtime.background.append(handlers.run_retrier)
     return NotificationsService(runtime, handlers, store)

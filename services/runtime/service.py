@@ -63,6 +63,11 @@ class Runtime:
             max_backoff=self.settings.retry_max_backoff_seconds,
         )
 
+    def publishes(self, topic: str, description: str) -> None:
+        """Declare a topic this service writes (for its AsyncAPI document; publishing itself
+        goes through the outbox)."""
+        self.broker.publisher(topic, title=f"{topic}:{self.name}", description=description)
+
     def rejections(self, events_topic: str) -> Rejections:
         collection = self.db["rejections"]
         self.outbox_collections.append(collection)
