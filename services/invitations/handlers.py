@@ -26,7 +26,13 @@ from contracts.messages import (
 from contracts.topics import INVITATIONS_EVENTS
 from services.invitations import domain
 from services.invitations.domain import Actor, Policy, Refusal
-from services.invitations.store import InvitationStore, SlotTaken, from_document, hour_ago
+from services.invitations.store import (
+    AlreadyStored,
+    InvitationStore,
+    SlotTaken,
+    from_document,
+    hour_ago,
+)
 from services.runtime.clock import Clock
 from services.runtime.consumer import Rejected
 from services.runtime.documents import VersionConflict, has_handled
@@ -80,14 +86,13 @@ class InvitationHandlers:
     async def invite(self, command: RawEnvelope, data: BaseModel) -> None:
         assert isinstance(data, InviteTeamMember)
         invitation_id = derived_id(command.id, "invitation")
-        existing = await self.store.get(invitation_id)
-        if existing is not None:  # applied before a crash or a redelivery: only publish
-            await self._flush(existing)
-            return
         now = self.clock.now()
         account = command.accountid
-        actor = await self._actor(command)
         pending_doc = await self.store.pending_for(account, data.email)
+        if pending_doc is not None and pending_doc["_id"] == invitation_id:
+            await self._flush(pending_doc)  # this very command, redelivered: only publish
+            return
+        actor = await self._actor(command)
         pending = from_document(pending_doc) if pending_doc else None
         token = new_token()
         invitation, created = domain.decide_invite(
@@ -109,6 +114,12 @@ class InvitationHandlers:
         self._fresh_tokens[event.id] = token
         try:
             doc = await self.store.insert(invitation, command.id, [self._entry(event)])
+        except AlreadyStored:
+            self._fresh_tokens.pop(event.id, None)
+            existing = await self.store.get(invitation_id)  # applied before (then resent...)
+            if existing is not None:
+                await self._flush(existing)
+            return
         except SlotTaken:
             self._fresh_tokens.pop(event.id, None)
             raise Refusal(

@@ -18,6 +18,10 @@ from services.runtime.documents import insert_new, remember_command, replace_ver
 from services.runtime.mongo import Document
 
 
+class AlreadyStored(Exception):
+    """The invitation exists: its command was applied before (a redelivery)."""
+
+
 class SlotTaken(Exception):
     """Another invitation for the same email in the same account is pending."""
 
@@ -107,7 +111,7 @@ class InvitationStore:
             remember_command(doc, command_id)
         try:
             if not await insert_new(self.invitations, doc):
-                raise SlotTaken(inv.id)
+                raise AlreadyStored(inv.id)
         except DuplicateKeyError as exc:
             raise SlotTaken(inv.email) from exc
         return doc

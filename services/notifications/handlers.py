@@ -114,10 +114,6 @@ class NotificationHandlers:
     async def _deliver(
         self, cause: RawEnvelope, template: str, to: str, to_name: str | None, compose: Any
     ) -> None:
-        existing = await self.store.get(cause.id)
-        if existing is not None:  # the same event again: at most one email
-            await self.outbox.flush(self.store.deliveries, existing)
-            return
         now = self.clock.now()
         doc: Document = {
             "_id": cause.id,
@@ -134,7 +130,7 @@ class NotificationHandlers:
         except BadRecipient as bad:
             failed = self._result(doc, permanent=True, error=str(bad))
             await self.store.create({**doc, "status": FAILED, "outbox": [failed]})
-            await self._flush(cause.id)
+            await self._flush(cause.id)  # ours, or the one recorded for this event before
             return
         email = await compose()
         html, text = await self.renderer.render(template, email)
@@ -149,6 +145,7 @@ class NotificationHandlers:
             next_attempt_at=now + timedelta(seconds=self.settings.smtp_timeout_seconds * 3),
         )
         if not await self.store.create(doc):
+            await self._flush(cause.id)  # the same event again: at most one email
             return
         await self.attempt(doc)
 

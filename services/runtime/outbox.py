@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -50,12 +51,15 @@ class Outbox:
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
         self._locks: dict[tuple[str, object], asyncio.Lock] = {}
+        # (collection, _id) -> the newest version this process published or cleared
+        self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
 
     async def flush(self, collection: AsyncCollection[Document], doc: Document) -> None:
         """Publish the document's outbox, then clear it if nobody wrote in between.
 
-        Flushes of one document are serialised in this process and start from a fresh read,
-        so the relay and a redelivered command never publish the same entries twice.
+        Flushes of one document are serialised in this process, and a version this process
+        already flushed is not published again, so the relay and a redelivered command don't
+        publish the same entries twice (and the common path needs no extra read).
         """
         if not doc.get("outbox"):
             return
@@ -63,17 +67,18 @@ class Outbox:
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await self._flush_locked(collection, doc["_id"])
+                await self._flush_locked(collection, key, doc)
         finally:
             if not lock.locked() and self._locks.get(key) is lock:
                 del self._locks[key]
 
-    async def _flush_locked(self, collection: AsyncCollection[Document], doc_id: object) -> None:
+    async def _flush_locked(
+        self, collection: AsyncCollection[Document], key: tuple[str, object], doc: Document
+    ) -> None:
         for _ in range(5):
-            doc = await collection.find_one({"_id": doc_id})
-            entries = (doc or {}).get("outbox") or []
-            if doc is None or not entries:
-                return
+            entries = doc.get("outbox") or []
+            if not entries or doc["version"] <= self._flushed.get(key, 0):
+                return  # this process published that version (or a later one) already
             if self.before_publish is not None:
                 await self.before_publish(doc)
             for entry in entries:
@@ -90,13 +95,25 @@ class Outbox:
                         "topic": entry["topic"],
                     },
                 )
+            self._remember_flushed(key, doc["version"])
             cleared = await collection.update_one(
-                {"_id": doc_id, "version": doc["version"]},
+                {"_id": doc["_id"], "version": doc["version"]},
                 {"$set": {"outbox": []}, "$inc": {"version": 1}},
             )
             if cleared.matched_count:
+                self._remember_flushed(key, doc["version"] + 1)
                 return
             # Someone wrote in between: their write kept our entries; go again (same ids).
+            fresh = await collection.find_one({"_id": doc["_id"]})
+            if fresh is None:
+                return
+            doc = fresh
+
+    def _remember_flushed(self, key: tuple[str, object], version: int) -> None:
+        self._flushed[key] = version
+        self._flushed.move_to_end(key)
+        while len(self._flushed) > 10_000:
+            self._flushed.popitem(last=False)
 
     async def sweep(self, collections: Iterable[AsyncCollection[Document]]) -> int:
         """Publish every outbox a crash left behind; returns how many documents it flushed."""
