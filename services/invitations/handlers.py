@@ -72,6 +72,9 @@ class InvitationHandlers:
     # ---- commands ----------------------------------------------------------------------------
 
     async def on_command(self, parsed: Parsed) -> None:
+        await self.on_command_parsed(parsed.envelope, parsed.data)
+
+    async def on_command_parsed(self, envelope: RawEnvelope, data: BaseModel) -> None:
         handlers = {
             "InviteTeamMember": self.invite,
             "ResendInvitation": self.resend,
@@ -79,7 +82,7 @@ class InvitationHandlers:
             "AcceptInvitation": self.accept,
         }
         try:
-            await handlers[parsed.envelope.type](parsed.envelope, parsed.data)
+            await handlers[envelope.type](envelope, data)
         except Refusal as refusal:
             raise Rejected(refusal.reason, refusal.detail) from None
 

@@ -44,6 +44,7 @@ class System:
     mailbox: Mailbox
     api_token: str
     unique: str
+    bootstrap: str
     extra: dict[str, Any] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
@@ -133,7 +134,15 @@ async def start_system(
             NOTIFICATIONS_EVENTS,
         )
     }
-    return System(processes, Gateway(producer), taps, Mailbox(servers.mailpit_url), token, unique)
+    return System(
+        processes,
+        Gateway(producer),
+        taps,
+        Mailbox(servers.mailpit_url),
+        token,
+        unique,
+        servers.kafka_bootstrap,
+    )
 
 
 async def stop_system(system: System) -> None:

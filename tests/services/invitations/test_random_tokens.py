@@ -1,0 +1,52 @@
+"""1,000 random tokens never accept an invitation (through the real store)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from contracts.envelope import RawEnvelope, new_id
+from contracts.messages import AcceptInvitation
+from services.runtime.consumer import Rejected
+from tests.services.invitations.conftest import Harness
+
+
+async def test_a_thousand_random_tokens_never_accept(harness: Harness) -> None:
+    account = harness.account()
+    await harness.seed_account(account)
+    created = (await harness.invite(account, "ann@example.com"))["data"]
+    handlers = harness.service.handlers
+    for n in range(1000):
+        token = (
+            secrets.token_urlsafe(32)
+            if n % 2
+            else created["accept_token"][:-1] + secrets.choice("ABC")
+        )
+        data = AcceptInvitation(
+            invitation_id=created["invitation_id"],
+            token=token,
+            user_id="u-ann",
+            email="ann@example.com",
+        )
+        envelope = RawEnvelope(
+            id=new_id(),
+            source="/gateway",
+            type="AcceptInvitation",
+            accountid=account,
+            data=data.model_dump(),
+        )
+        with pytest.raises(Rejected) as refused:
+            await handlers.on_command_parsed(envelope, data)
+        assert refused.value.reason.value == "invalid_token"
+    real = await harness.outcome(
+        "AcceptInvitation",
+        account,
+        {
+            "invitation_id": created["invitation_id"],
+            "token": created["accept_token"],
+            "user_id": "u-ann",
+            "email": "ann@example.com",
+        },
+    )
+    assert real["type"] == "InvitationAccepted"
