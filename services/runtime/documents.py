@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.runtime.mongo import Document
 
 MAX_REMEMBERED_COMMANDS = 200
+
+
+class _Server:
+    """Which server we write to. FerretDB evaluates any filter but `{_id: x}` document by
+    document in Go (6x slower on 10,000 documents, measured), and its conditional writes are
+    not atomic anyway; against it, a versioned write is a read of the version by `_id` followed
+    by a write by `_id`. Against MongoDB it stays one atomic conditional write."""
+
+    ferretdb = False
+
+
+async def detect_server(client: AsyncMongoClient[Document]) -> None:
+    info = await client.admin.command("buildInfo")
+    _Server.ferretdb = "ferretdbVersion" in info
+
+
+async def update_versioned(
+    collection: AsyncCollection[Document], doc_id: object, version: int, update: Document
+) -> bool:
+    """Apply `update` if the document is still at `version`; False when it is not."""
+    if _Server.ferretdb:
+        current = await collection.find_one({"_id": doc_id}, {"version": 1})
+        if current is None or current.get("version") != version:
+            return False
+        result = await collection.update_one({"_id": doc_id}, update)
+    else:
+        result = await collection.update_one({"_id": doc_id, "version": version}, update)
+    return result.matched_count == 1
 
 
 class VersionConflict(Exception):
@@ -43,7 +72,13 @@ async def replace_versioned(collection: AsyncCollection[Document], doc: Document
     expected = doc["version"]
     new_doc = {**doc, "version": expected + 1}
     try:
-        result = await collection.replace_one({"_id": doc["_id"], "version": expected}, new_doc)
+        if _Server.ferretdb:
+            current = await collection.find_one({"_id": doc["_id"]}, {"version": 1})
+            if current is None or current.get("version") != expected:
+                raise VersionConflict(str(doc["_id"]))
+            result = await collection.replace_one({"_id": doc["_id"]}, new_doc)
+        else:
+            result = await collection.replace_one({"_id": doc["_id"], "version": expected}, new_doc)
     except OperationFailure as exc:
         if is_unique_violation(exc):
             raise DuplicateKeyError(str(exc), 11000) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faststream import AckPolicy
@@ -50,6 +51,25 @@ async def publish_raw(
         headers=kafka_headers(correlation_id),
         correlation_id=correlation_id or None,
     )
+
+
+async def publish_all(
+    broker: KafkaBroker, records: list[tuple[str, str, bytes, str | None]]
+) -> None:
+    """Publish (topic, key, value, correlation id) records pipelined, then wait for every
+    acknowledgement. Records with the same key keep their order (idempotent producer)."""
+    pending = [
+        await broker.publish(
+            value,
+            topic,
+            key=key.encode(),
+            headers=kafka_headers(correlation_id),
+            correlation_id=correlation_id or None,
+            no_confirm=True,
+        )
+        for topic, key, value, correlation_id in records
+    ]
+    await asyncio.gather(*pending)
 
 
 async def publish_event(broker: KafkaBroker, topic: str, event: CloudEvent[object]) -> None:  # type: ignore[type-var]

@@ -17,7 +17,8 @@ from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.envelope import CloudEvent
-from services.runtime.kafka import publish_raw
+from services.runtime.documents import update_versioned
+from services.runtime.kafka import publish_all
 from services.runtime.mongo import Document
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,17 @@ class Outbox:
                 return  # this process published that version (or a later one) already
             if self.before_publish is not None:
                 await self.before_publish(doc)
-            for entry in entries:
-                value = await self.render(collection, doc, entry)
-                await publish_raw(
-                    self.broker, entry["topic"], entry["key"], value, entry.get("correlationid")
+            records = [
+                (
+                    entry["topic"],
+                    entry["key"],
+                    await self.render(collection, doc, entry),
+                    entry.get("correlationid"),
                 )
+                for entry in entries
+            ]
+            await publish_all(self.broker, records)
+            for entry in entries:
                 log.info(
                     "published %s",
                     entry["type"],
@@ -96,11 +103,13 @@ class Outbox:
                     },
                 )
             self._remember_flushed(key, doc["version"])
-            cleared = await collection.update_one(
-                {"_id": doc["_id"], "version": doc["version"]},
+            cleared = await update_versioned(
+                collection,
+                doc["_id"],
+                doc["version"],
                 {"$set": {"outbox": []}, "$inc": {"version": 1}},
             )
-            if cleared.matched_count:
+            if cleared:
                 self._remember_flushed(key, doc["version"] + 1)
                 return
             # Someone wrote in between: their write kept our entries; go again (same ids).
