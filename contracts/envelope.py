@@ -58,9 +58,10 @@ class CloudEvent(BaseModel, Generic[DataT]):
 
 
 class RawEnvelope(CloudEvent[Any]):
-    """An envelope whose `data` is not validated yet (first step of parsing)."""
+    """An envelope whose `data` is not validated yet (first step of parsing): whatever `data`
+    holds, an identifiable command can still be answered with a CommandRejected."""
 
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Any = Field(default_factory=dict)
 
 
 def derived_id(cause_id: str, *parts: str) -> str:

@@ -76,6 +76,17 @@ async def test_the_authorisation_matrix(quick_system: System) -> None:
         ("gone", ["administrator"]),
     ):
         await join(system, account, user, roles)
+    # a client, so that disconnecting "gone" (an administrator) revokes something we can see
+    seed = await system.gateway.send(
+        ACCESS_CONTROL_COMMANDS,
+        "RegisterClient",
+        account,
+        {"client_id": "seed", "security_tags": []},
+        "owner-1",
+    )
+    await system.taps[ACCESS_CONTROL_EVENTS].wait_for(
+        lambda e: e["causationid"] == seed, timeout=30
+    )
     gone = await system.gateway.send(
         MEMBERSHIP_COMMANDS, "DisconnectMember", account, {"member_id": "gone"}, "owner-1"
     )
@@ -162,16 +173,13 @@ async def test_the_authorisation_matrix(quick_system: System) -> None:
     for topic, events, type_, data, allowed in cases:
         for actor in ACTORS:
             command = await system.gateway.send(topic, type_, account, data(actor), actor)
-            outcome = await system.taps[events].outcome_of(command, timeout=60)
-            forbidden = (
-                outcome["type"] == "CommandRejected" and outcome["data"]["reason"] == "forbidden"
-            )
-            table.append(
-                (
-                    type_,
-                    actor,
-                    "forbidden" if forbidden else outcome["data"].get("reason", outcome["type"]),
-                )
-            )
-            assert forbidden == (actor not in allowed), (type_, actor, outcome)
+            try:
+                outcome = await system.taps[events].outcome_of(command, timeout=8)
+                result = outcome["data"].get("reason", outcome["type"])
+            except AssertionError:
+                # A change that changes no one's visibility publishes nothing (by design).
+                assert type_ == "SetMemberSecurityTags" and actor in allowed, (type_, actor)
+                result = "applied, nothing to publish"
+            table.append((type_, actor, result))
+            assert (result == "forbidden") == (actor not in allowed), (type_, actor, result)
     print("\n".join(f"{t:24} {a!s:14} {r}" for t, a, r in table))
