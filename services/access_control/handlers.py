@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
 from pydantic import BaseModel
 
 from contracts.common import RejectionReason, Role
-from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.envelope import RawEnvelope
 from contracts.messages import (
     MemberDisconnected,
     MemberJoined,
@@ -27,6 +26,7 @@ from services.access_control.visibility import Change, ClientFacts, fold
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import Rejected
 from services.runtime.documents import has_handled
+from services.runtime.events import caused_by
 from services.runtime.inbound import Parsed
 from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
@@ -184,14 +184,8 @@ class AccessHandlers:
         entries = []
         for member_id in sorted(changes):
             for index, message in enumerate(visibility.messages(member_id, changes[member_id])):
-                event = CloudEvent[Any](
-                    id=derived_id(cause.id, "ClientVisibilityChanged", member_id, str(index)),
-                    source=self.source,
-                    type="ClientVisibilityChanged",
-                    accountid=cause.accountid,
-                    correlationid=cause.correlationid or cause.id,
-                    causationid=cause.id,
-                    data=message,
+                event = caused_by(
+                    cause, self.source, "ClientVisibilityChanged", message, member_id, str(index)
                 )
                 entries.append(outbox_entry(ACCESS_CONTROL_EVENTS, event))
         return entries

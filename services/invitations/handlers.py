@@ -36,6 +36,7 @@ from services.invitations.store import (
 from services.runtime.clock import Clock
 from services.runtime.consumer import Rejected
 from services.runtime.documents import VersionConflict, has_handled
+from services.runtime.events import caused_by
 from services.runtime.inbound import Parsed
 from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
@@ -309,15 +310,7 @@ class InvitationHandlers:
         return doc
 
     def _event(self, command: RawEnvelope, event_type: str, data: BaseModel) -> CloudEvent[Any]:
-        return CloudEvent[Any](
-            id=derived_id(command.id, event_type),
-            source=self.source,
-            type=event_type,
-            accountid=command.accountid,
-            correlationid=command.correlationid or command.id,
-            causationid=command.id,
-            data=data,
-        )
+        return caused_by(command, self.source, event_type, data)
 
     @staticmethod
     def _entry(event: CloudEvent[Any]) -> Document:

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.common import Role
-from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.messages import (
     ChangeMemberRoles,
     DisconnectMember,
@@ -27,6 +27,7 @@ from services.membership.store import MembershipStore, from_document
 from services.runtime.clock import Clock
 from services.runtime.consumer import Rejected
 from services.runtime.documents import has_handled, replace_versioned
+from services.runtime.events import caused_by
 from services.runtime.inbound import Parsed
 from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
@@ -177,14 +178,10 @@ class MembershipHandlers:
                     await self.outbox.flush(self.store.people, current)
                 return
             joined, event_data = decided
-            event = CloudEvent[Any](
-                id=derived_id(data.invitation_id, "MemberJoined"),
-                source=self.source,
-                type="MemberJoined",
-                accountid=account_id,
-                correlationid=envelope.correlationid or envelope.id,
-                causationid=envelope.id,
-                data=event_data,
+            # The id comes from the invitation: one MemberJoined per acceptance, however often
+            # InvitationAccepted is delivered.
+            event = caused_by(
+                envelope, self.source, "MemberJoined", event_data, id_from=data.invitation_id
             )
             doc = await self.store.save_person(current, joined, None, [self._entry(event)])
             await self.outbox.flush(self.store.people, doc)
@@ -211,15 +208,7 @@ class MembershipHandlers:
         await self.outbox.flush(self.store.people, doc)
 
     def _event(self, command: RawEnvelope, event_type: str, data: BaseModel) -> CloudEvent[Any]:
-        return CloudEvent[Any](
-            id=derived_id(command.id, event_type),
-            source=self.source,
-            type=event_type,
-            accountid=command.accountid,
-            correlationid=command.correlationid or command.id,
-            causationid=command.id,
-            data=data,
-        )
+        return caused_by(command, self.source, event_type, data)
 
     @staticmethod
     def _entry(event: CloudEvent[Any]) -> Document:

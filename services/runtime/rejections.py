@@ -7,27 +7,21 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.common import RejectionReason, utc_now
-from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.messages import CommandRejected
 from services.runtime.documents import insert_new
+from services.runtime.events import caused_by
 from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
 
 
 def rejection_event(
     command: RawEnvelope, source: str, reason: RejectionReason, detail: str
-) -> CloudEvent[CommandRejected]:
-    return CloudEvent[CommandRejected](
-        id=derived_id(command.id, "CommandRejected"),
-        source=source,
-        type="CommandRejected",
-        accountid=command.accountid,
-        correlationid=command.correlationid or command.id,
-        causationid=command.id,
-        data=CommandRejected(
-            command_id=command.id, command_type=command.type, reason=reason, detail=detail[:1000]
-        ),
+) -> CloudEvent[Any]:
+    rejected = CommandRejected(
+        command_id=command.id, command_type=command.type, reason=reason, detail=detail[:1000]
     )
+    return caused_by(command, source, "CommandRejected", rejected)
 
 
 class Rejections:
