@@ -142,7 +142,7 @@ class NotificationHandlers:
             text=text,
             status=PENDING,
             # the retrier leaves it alone while this first attempt runs
-            next_attempt_at=now + timedelta(seconds=self.settings.smtp_timeout_seconds * 3),
+            next_attempt_at=now + timedelta(seconds=self._lease_seconds()),
         )
         if not await self.store.create(doc):
             await self._flush(cause.id)  # the same event again: at most one email
@@ -161,7 +161,7 @@ class NotificationHandlers:
             doc["message_id"],
         )
         attempts = doc["attempts"] + 1
-        if not await self.store.claim(doc["_id"], attempts):
+        if not await self.store.claim(doc["_id"], attempts, self._lease_number()):
             return  # another instance is making this attempt
         try:
             await self.mailer.send(build_message(outgoing, self.settings))
@@ -223,6 +223,12 @@ class NotificationHandlers:
             await asyncio.sleep(self.settings.delivery_retry_poll_seconds)
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _lease_seconds(self) -> float:
+        return self.settings.smtp_timeout_seconds * 3
+
+    def _lease_number(self) -> int:
+        return int(self.clock.now().timestamp() // self._lease_seconds())
 
     def _result(self, doc: Document, permanent: bool | None = None, error: str = "") -> Document:
         """EmailSent, or EmailFailed when `permanent` is given."""

@@ -226,3 +226,39 @@ async def test_a_5xx_for_one_recipient_does_not_stop_the_next(
     assert failed["data"]["permanent"] is True and re.search(r"\b550\b", failed["data"]["error"])
     assert (await notifications.result_of(accepted))["type"] == "EmailSent"
     assert len(await server.mailbox.wait_for(f"ok-{notifications.unique}@example.com")) == 1
+
+
+async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_lease(
+    notifications: NotificationsHarness,
+) -> None:
+    """A process killed between claiming an attempt and recording it must not block the email
+    forever: once the lease is over, the retrier claims the attempt again and sends."""
+    from datetime import timedelta
+
+    handlers, store = notifications.service.handlers, notifications.service.store
+    to = f"orphan-{notifications.unique}@example.com"
+    await store.create(
+        {
+            "_id": "orphaned-cause",
+            "template": "invitation",
+            "accountid": notifications.account(),
+            "correlationid": "c",
+            "to": to,
+            "to_name": "",
+            "subject": "Orphaned",
+            "html": "<p>x</p>",
+            "text": "x",
+            "message_id": "<orphaned-cause@example.test>",
+            "attempts": 0,
+            "status": "pending",
+            "created_at": handlers.clock.now(),
+            "next_attempt_at": handlers.clock.now(),
+        }
+    )
+    assert await store.claim("orphaned-cause", 1, handlers._lease_number())  # the dead process
+    await handlers.retry_due()
+    assert await notifications.mailbox.messages_to(to) == []  # still inside its lease
+    notifications.clock.advance(timedelta(seconds=handlers._lease_seconds() + 1))
+    await handlers.retry_due()
+    assert len(await notifications.mailbox.wait_for(to)) == 1
+    assert (await store.get("orphaned-cause"))["status"] == "sent"
