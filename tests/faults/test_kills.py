@@ -5,6 +5,7 @@ counted and reported: the documented window between SMTP 250 and recording)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections import Counter
 
@@ -22,7 +23,7 @@ from tests.e2e.test_story import register
 
 pytestmark = pytest.mark.faults
 
-INVITES = 300
+INVITES = int(os.environ.get("FAULTS_KILL_INVITES", "300"))  # the issue's full run: 1000
 ACCOUNTS = 6
 KILLS_PER_SERVICE = 2
 
