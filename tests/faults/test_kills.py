@@ -23,7 +23,7 @@ from tests.e2e.test_story import register
 
 pytestmark = pytest.mark.faults
 
-INVITES = int(os.environ.get("FAULTS_KILL_INVITES", "300"))  # the full run: 1000
+INVITES = int(os.environ.get("FAULTS_KILL_INVITES", "1000"))
 ACCOUNTS = 6
 KILLS_PER_SERVICE = 2
 
