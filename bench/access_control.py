@@ -24,7 +24,6 @@ from services.access_control.api import VisibilityApi
 from services.access_control.app import build
 from services.access_control.repair import recompute
 from services.access_control.settings import AccessControlSettings
-from services.runtime.documents import detect_server
 from services.runtime.http import Request
 
 CLIENT_CHANGE = "one client's tags (incremental)"
@@ -62,7 +61,6 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     store, handlers = service.store, service.handlers
     account = "acct-bench"
     await service.runtime.broker.connect()
-    await detect_server(service.runtime.mongo)
     print(f"setting up {clients} clients, {members} members, {tags} tags ...", flush=True)
     await store.clients.insert_many(
         [

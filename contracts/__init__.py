@@ -1,1 +1,1 @@
-"""The wire contract of CONTRACTS.md as pydantic v2 models: envelope, messages, topics."""
+"""The wire contract as pydantic v2 models: envelope, messages, topics."""

@@ -44,7 +44,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
 
     def to_json(self) -> str:
         """Absent envelope attributes are left out; `data` keeps its nulls (e.g. the owner's
-        `invitation_id: null`), as CONTRACTS.md shows them."""
+        `invitation_id: null`), as the contract shows them."""
         document = self.model_dump(mode="json")
         compact = {k: v for k, v in document.items() if v is not None or k == "data"}
         return json.dumps(compact, separators=(",", ":"), ensure_ascii=False)

@@ -1,4 +1,4 @@
-"""Every message of CONTRACTS.md: one `data` model per type."""
+"""Every message of the wire contract: one `data` model per type."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from pydantic import BaseModel
@@ -15,6 +16,8 @@ MEMBERSHIP_EVENTS: Final = "membership.events"
 ACCESS_CONTROL_COMMANDS: Final = "access-control.commands"
 ACCESS_CONTROL_EVENTS: Final = "access-control.events"
 NOTIFICATIONS_EVENTS: Final = "notifications.events"
+# Private: carries raw accept tokens, from invitations to notifications only.
+INVITATIONS_LINKS: Final = "invitations.links"
 
 DLQ_SUFFIX: Final = ".dlq"
 PARTITIONS: Final = 6
@@ -76,3 +79,38 @@ def message_types(topic: str) -> dict[str, type[BaseModel]]:
 
 def all_message_types() -> dict[str, type[BaseModel]]:
     return {model.__name__: model for models in CATALOGUE.values() for model in models}
+
+
+COMMAND_TOPICS: Final = (INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, ACCESS_CONTROL_COMMANDS)
+PUBLIC_EVENT_TOPICS: Final = (
+    INVITATIONS_EVENTS,
+    MEMBERSHIP_EVENTS,
+    ACCESS_CONTROL_EVENTS,
+    NOTIFICATIONS_EVENTS,
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one broker principal may do: the topics it writes and reads, its consumer groups
+    (every group whose name starts with `group_prefix`), and whether it dead-letters what it
+    consumes (a service writes `<topic>.dlq` for each topic it reads)."""
+
+    produces: tuple[str, ...]
+    consumes: tuple[str, ...]
+    group_prefix: str
+    writes_dlq: bool = True
+
+
+ACCESS: Final[dict[str, Access]] = {
+    "invitations": Access(
+        (INVITATIONS_EVENTS, INVITATIONS_LINKS), (INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS), "invitations"
+    ),
+    "membership": Access((MEMBERSHIP_EVENTS,), (MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS), "membership"),
+    "notifications": Access((NOTIFICATIONS_EVENTS,), (INVITATIONS_LINKS, MEMBERSHIP_EVENTS), "notifications"),
+    "access_control": Access(
+        (ACCESS_CONTROL_EVENTS,), (ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS), "access_control"
+    ),
+    "gateway": Access(COMMAND_TOPICS, PUBLIC_EVENT_TOPICS, "gateway", writes_dlq=False),
+    "downstream": Access((), PUBLIC_EVENT_TOPICS, "downstream", writes_dlq=False),
+}

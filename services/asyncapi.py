@@ -18,6 +18,7 @@ from contracts.schemas_tool import generate
 from contracts.topics import CATALOGUE
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
+DOCUMENTED_BOOTSTRAP = "127.0.0.1:9092"
 
 
 def _builders() -> dict[str, Callable[[], Any]]:
@@ -30,11 +31,13 @@ def _builders() -> dict[str, Callable[[], Any]]:
     from services.notifications.app import build as notifications
     from services.notifications.settings import NotificationsSettings
 
+    # The documents describe the defaults, never the environment of whoever regenerates them.
+    fixed = {"kafka_bootstrap_servers": DOCUMENTED_BOOTSTRAP, "mongodb_uri": "mongodb://unused/"}
     return {
-        "invitations": lambda: invitations(InvitationsSettings()).runtime,
-        "membership": lambda: membership(MembershipSettings()).runtime,
-        "notifications": lambda: notifications(NotificationsSettings()).runtime,
-        "access_control": lambda: access_control(AccessControlSettings()).runtime,
+        "invitations": lambda: invitations(InvitationsSettings(**fixed)).runtime,
+        "membership": lambda: membership(MembershipSettings(**fixed)).runtime,
+        "notifications": lambda: notifications(NotificationsSettings(**fixed)).runtime,
+        "access_control": lambda: access_control(AccessControlSettings(**fixed)).runtime,
     }
 
 

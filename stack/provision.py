@@ -6,11 +6,21 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from stack.config import FERRETDB_VERSION, KAFKA_VERSION, MAILPIT_VERSION, REPO, StackConfig
+from stack import postgres
+from stack.config import (
+    FERRETDB_GO_TOOLCHAIN,
+    FERRETDB_VERSION,
+    KAFKA_VERSION,
+    MAILPIT_VERSION,
+    REPO,
+    StackConfig,
+)
+from stack.sources import SourceError
 
-FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB/v2"
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 
 
@@ -65,40 +75,19 @@ def _go_env(gobin: Path) -> dict[str, str]:
 
 
 def ferretdb(cfg: StackConfig) -> Path:
-    """FerretDB built with `go install`; rebuilt from the same module source when needed.
-
-    The v1.24.2 module zip lacks build/version/version.txt, so the `go install`ed binary
-    panics at start-up ("Invalid build/version/version.txt"). We then build the very same
-    module source (from Go's module cache) with that file written, as upstream's release does.
-    """
+    """FerretDB v2 built with `go install` on the Go toolchain it compiles with."""
     binary = cfg.bin_dir / f"ferretdb-{FERRETDB_VERSION}"
     if binary.exists():
         return binary
-    _require("go", "install Go >= 1.24 (Debian: apt-get install golang)")
+    _require("go", "install Go >= 1.21 (it fetches the pinned toolchain itself)")
     with tempfile.TemporaryDirectory() as scratch:
         gobin = Path(scratch)
         _run(
-            ["go", "install", f"{FERRETDB_MODULE}/cmd/ferretdb@{FERRETDB_VERSION}"], _go_env(gobin)
-        )
-        probe = subprocess.run(
-            [str(gobin / "ferretdb"), "--version"], capture_output=True, text=True
+            ["go", "install", f"{FERRETDB_MODULE}/cmd/ferretdb@{FERRETDB_VERSION}"],
+            {**_go_env(gobin), "GOTOOLCHAIN": FERRETDB_GO_TOOLCHAIN},
         )
         cfg.bin_dir.mkdir(parents=True, exist_ok=True)
-        if probe.returncode == 0:
-            shutil.move(gobin / "ferretdb", binary)
-            return binary
-    module_dir = Path(
-        _run(
-            ["go", "list", "-m", "-f", "{{.Dir}}", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"]
-        ).strip()
-    )
-    source = cfg.cache_dir / "src" / f"ferretdb-{FERRETDB_VERSION}"
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(module_dir, source)
-    for path in [source, *source.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
-    (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
-    _run(["go", "build", "-o", str(binary), "./cmd/ferretdb"], _go_env(cfg.bin_dir), cwd=source)
+        shutil.move(gobin / "ferretdb", binary)
     return binary
 
 
@@ -119,7 +108,23 @@ def mailpit(cfg: StackConfig) -> Path:
     return binary
 
 
-def all_servers(cfg: StackConfig) -> None:
-    for name, step in (("kafka", kafka), ("ferretdb", ferretdb), ("mailpit", mailpit)):
-        print(f"provision {name}: ", end="", flush=True)
-        print(step(cfg))
+def _postgres(cfg: StackConfig) -> str:
+    try:
+        return postgres.provision(cfg)
+    except (postgres.PostgresError, SourceError) as exc:
+        raise ProvisionError(str(exc)) from exc
+
+
+STEPS: dict[str, Callable[[StackConfig], object]] = {
+    "kafka": kafka,
+    "postgres": _postgres,
+    "ferretdb": ferretdb,
+    "mailpit": mailpit,
+}
+
+
+def all_servers(cfg: StackConfig, names: list[str] | None = None) -> None:
+    for name, step in STEPS.items():
+        if names is None or name in names:
+            print(f"provision {name}: ", end="", flush=True)
+            print(step(cfg))

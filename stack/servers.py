@@ -1,4 +1,4 @@
-"""Start, probe and stop the three servers of the local stack as plain processes."""
+"""Start, probe and stop the servers of the local stack as plain processes."""
 
 from __future__ import annotations
 
@@ -16,9 +16,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from stack import provision
+from stack import credentials, postgres, provision
 from stack.config import KAFKA_VERSION, REPO, StackConfig
+from stack.credentials import POSTGRES_ADMIN
+
+
+def _nothing(cfg: StackConfig) -> None:
+    return None
+
+
+def _no_env(cfg: StackConfig) -> dict[str, str]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,11 @@ class Server:
     ports: Callable[[StackConfig], list[int]]
     command: Callable[[StackConfig], list[str]]
     probe: Callable[[StackConfig], str]  # returns a short description, raises when not ready
-    prepare: Callable[[StackConfig], None] = lambda cfg: None
+    prepare: Callable[[StackConfig], None] = _nothing
+    on_ready: Callable[[StackConfig], None] = _nothing  # idempotent set-up once it answers
+    environ: Callable[[StackConfig], dict[str, str]] = _no_env
+    requires: str | None = None  # a server that must be ready before this one starts
+    stop_signal: int = signal.SIGTERM
 
 
 # ---- Kafka ---------------------------------------------------------------------------------
@@ -120,7 +135,41 @@ def _kafka_probe(cfg: StackConfig) -> str:
     return f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, {topics} topics"
 
 
+# ---- PostgreSQL + DocumentDB ----------------------------------------------------------------
+
+
+def _postgres_prepare(cfg: StackConfig) -> None:
+    """A fresh data folder (no credentials yet) gets new credentials and a new cluster."""
+    if credentials.exists(cfg) and (postgres.cluster_dir(cfg) / "data" / "PG_VERSION").exists():
+        return
+    creds = credentials.create(cfg)
+    postgres.init_cluster(cfg, creds.postgres_admin_password)
+
+
+def _postgres_probe(cfg: StackConfig) -> str:
+    version = postgres.psql(cfg, "SHOW server_version").split()[0]
+    return f"PostgreSQL {version} on {cfg.host}:{cfg.postgres_port}"
+
+
+def _postgres_ready(cfg: StackConfig) -> None:
+    postgres.psql(cfg, "CREATE EXTENSION IF NOT EXISTS documentdb CASCADE")
+
+
+def _documentdb_version(cfg: StackConfig) -> str:
+    return postgres.psql(cfg, "SELECT extversion FROM pg_extension WHERE extname = 'documentdb'")
+
+
 # ---- FerretDB ------------------------------------------------------------------------------
+
+
+def _ferretdb_env(cfg: StackConfig) -> dict[str, str]:
+    """The PostgreSQL URL goes in a 0600 file, not on the command line where `ps` shows it."""
+    creds = credentials.load(cfg)
+    url_file = cfg.data_dir / "ferretdb" / "postgresql-url"
+    password = quote(creds.postgres_admin_password, safe="")
+    url = f"postgres://{POSTGRES_ADMIN}:{password}@{cfg.host}:{cfg.postgres_port}/postgres"
+    credentials.write_private(url_file, url)
+    return {"FERRETDB_POSTGRESQL_URL_FILE": str(url_file)}
 
 
 def _ferretdb_command(cfg: StackConfig) -> list[str]:
@@ -128,24 +177,54 @@ def _ferretdb_command(cfg: StackConfig) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
     return [
         str(provision.ferretdb(cfg)),
-        "--handler=sqlite",
-        f"--sqlite-url=file:{data}/",
         f"--listen-addr={cfg.host}:{cfg.mongo_port}",
         "--debug-addr=-",
         "--telemetry=disable",
         f"--state-dir={data}",
-        "--log-level=warn",
+        "--log-level=WARN",
     ]
+
+
+def _admin_mongo_uri(cfg: StackConfig) -> str:
+    password = quote(credentials.load(cfg).postgres_admin_password, safe="")
+    return f"mongodb://{POSTGRES_ADMIN}:{password}@{cfg.host}:{cfg.mongo_port}/?authSource=admin"
+
+
+def storage_label(cfg: StackConfig) -> str:
+    """`DocumentDB 0.106 / PostgreSQL 15.x` of the running stack ("" when it does not answer)."""
+    try:
+        docdb = ".".join(_documentdb_version(cfg).replace("-", ".").split(".")[:2])
+        pg = _postgres_probe(cfg).split()[1]
+    except postgres.PostgresError:
+        return ""
+    return f"DocumentDB {docdb} / PostgreSQL {pg}"
 
 
 def _ferretdb_probe(cfg: StackConfig) -> str:
     from pymongo import MongoClient
 
-    with MongoClient(cfg.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
-        client.admin.command("ping")
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(_admin_mongo_uri(cfg), serverSelectionTimeoutMS=3000) as client:
         info = client.admin.command("buildInfo")
-    version = info.get("ferretdbVersion", "?")
-    return f"FerretDB {version} (MongoDB wire {info['version']}) on {cfg.mongodb_uri}"
+    ferretdb = info.get("ferretdb", {}).get("version", "?")
+    return (
+        f"FerretDB {ferretdb} / {storage_label(cfg)} (MongoDB wire {info['version']}) "
+        f"on {cfg.host}:{cfg.mongo_port}, authentication on"
+    )
+
+
+def _ferretdb_ready(cfg: StackConfig) -> None:
+    """The application's user (not the stack's admin) exists with the password on file."""
+    from pymongo import MongoClient
+
+    creds = credentials.load(cfg)
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(_admin_mongo_uri(cfg), serverSelectionTimeoutMS=5000) as client:
+        users = client.admin.command("usersInfo", creds.mongo_user).get("users")
+        if not users:
+            client.admin.command(
+                "createUser", creds.mongo_user, pwd=creds.mongo_password, roles=["readWrite"]
+            )
 
 
 # ---- Mailpit -------------------------------------------------------------------------------
@@ -188,7 +267,25 @@ SERVERS: dict[str, Server] = {
         _kafka_probe,
         _kafka_prepare,
     ),
-    "ferretdb": Server("ferretdb", lambda c: [c.mongo_port], _ferretdb_command, _ferretdb_probe),
+    # PostgreSQL's SIGTERM waits for clients to leave; SIGINT is its "fast" clean shutdown.
+    "postgres": Server(
+        "postgres",
+        lambda c: [c.postgres_port],
+        postgres.server_command,
+        _postgres_probe,
+        _postgres_prepare,
+        on_ready=_postgres_ready,
+        stop_signal=signal.SIGINT,
+    ),
+    "ferretdb": Server(
+        "ferretdb",
+        lambda c: [c.mongo_port],
+        _ferretdb_command,
+        _ferretdb_probe,
+        on_ready=_ferretdb_ready,
+        environ=_ferretdb_env,
+        requires="postgres",
+    ),
     "mailpit": Server(
         "mailpit", lambda c: [c.smtp_port, c.mailpit_http_port], _mailpit_command, _mailpit_probe
     ),
@@ -229,10 +326,16 @@ class StackError(RuntimeError):
     pass
 
 
+READY_TIMEOUT = 120.0
+
+
 def start(cfg: StackConfig, name: str) -> None:
     server = SERVERS[name]
     if running_pid(cfg, name):
         return
+    if server.requires is not None:
+        start(cfg, server.requires)
+        wait_ready(cfg, server.requires, READY_TIMEOUT)
     for port in server.ports(cfg):
         if _port_taken(cfg.host, port):
             raise StackError(
@@ -250,6 +353,7 @@ def start(cfg: StackConfig, name: str) -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=cfg.data_dir,
+            env={**os.environ, **server.environ(cfg)},
         )
     cfg.pid_file(name).write_text(str(process.pid))
 
@@ -263,17 +367,21 @@ def wait_ready(cfg: StackConfig, name: str, timeout: float) -> str:
                 f"{name} exited during start-up. Last log lines:\n{log_tail(cfg, name)}"
             )
         try:
-            return SERVERS[name].probe(cfg)
+            description = SERVERS[name].probe(cfg)
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
             last_error = exc
             time.sleep(0.5)
+            continue
+        SERVERS[name].on_ready(cfg)
+        return description
     raise StackError(
         f"{name} did not answer within {timeout:.0f}s ({last_error!r}). "
         f"Last log lines of {cfg.log_file(name)}:\n{log_tail(cfg, name)}"
     )
 
 
-def stop(cfg: StackConfig, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> bool:
+def stop(cfg: StackConfig, name: str, sig: int | None = None, timeout: float = 30) -> bool:
+    sig = SERVERS[name].stop_signal if sig is None else sig
     pid = running_pid(cfg, name)
     if pid is None:
         cfg.pid_file(name).unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 """Run one service in this process against the real broker and Mongo server, with a gateway
-that publishes as CONTRACTS.md says and taps on the topics it writes."""
+that publishes as the contract says and taps on the topics it writes."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ async def position_group_at_end(bootstrap: str, group_id: str, topics: list[str]
 
 @dataclass
 class Gateway:
-    """Publishes commands exactly as CONTRACTS.md says a gateway does."""
+    """Publishes commands exactly as the contract says a gateway does."""
 
     producer: AIOKafkaProducer
 

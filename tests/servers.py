@@ -31,6 +31,7 @@ class Servers:
     mailpit_url: str
     origin: str
     kafka_label: str = "Apache Kafka"
+    storage_label: str = ""
     cleanup: ExitStack = field(default_factory=ExitStack)
 
     def env(self) -> dict[str, str]:
@@ -47,11 +48,11 @@ class Servers:
 
         with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
             info = client.admin.command("buildInfo")
-        mongo = (
-            f"FerretDB {info['ferretdbVersion']} (MongoDB wire {info['version']})"
-            if "ferretdbVersion" in info
-            else f"MongoDB {info['version']}"
-        )
+        mongo = f"MongoDB {info['version']}"
+        if "ferretdb" in info:
+            storage = f" / {self.storage_label}" if self.storage_label else ""
+            version = info["ferretdb"]["version"]
+            mongo = f"FerretDB {version}{storage} (MongoDB wire {info['version']})"
         with urllib.request.urlopen(f"{self.mailpit_url}/api/v1/info", timeout=3) as response:
             mailpit = f"Mailpit {json.load(response).get('Version')}"
         return f"{self.kafka_label}; {mongo}; {mailpit}"
@@ -80,16 +81,23 @@ def from_environment() -> Servers | None:
         mailpit_url=os.environ["MAILPIT_URL"].rstrip("/"),
         origin="environment",
         kafka_label=os.environ.get("STACK_KAFKA_VERSION", "Apache Kafka"),
+        storage_label=os.environ.get("STACK_STORAGE_VERSION", ""),
     )
 
 
 def from_local_stack() -> Servers | None:
-    from stack import config
+    from stack import config, credentials
+    from stack.servers import storage_label
 
     cfg = config.load()
     ports = [cfg.kafka_port, cfg.mongo_port, cfg.smtp_port, cfg.mailpit_http_port]
     if not all(_answers(cfg.host, port) for port in ports):
         return None
+    if not credentials.exists(cfg):
+        raise RuntimeError(
+            f"servers answer on the local stack's ports but {cfg.credentials_file} is missing: "
+            "set STACK_DATA_DIR to the data folder of the stack that runs, or restart it"
+        )
     return Servers(
         cfg.kafka_bootstrap,
         cfg.mongodb_uri,
@@ -98,6 +106,7 @@ def from_local_stack() -> Servers | None:
         cfg.mailpit_url,
         origin="local stack",
         kafka_label=f"Apache Kafka {config.KAFKA_VERSION} (KRaft, local stack)",
+        storage_label=storage_label(cfg),
     )
 
 

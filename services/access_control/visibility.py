@@ -1,4 +1,4 @@
-"""The visibility rule of DESIGN.md as one pure function, and the incremental diffs.
+"""The visibility rule as one pure function, and the incremental diffs.
 
 - A member who is not active sees no client.
 - An active owner or administrator sees every client of the account.

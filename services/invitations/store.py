@@ -30,7 +30,8 @@ def slot(inv: Invitation) -> str:
     """Unique per account+email while pending; unique per invitation otherwise.
 
     A unique index on this field makes "one pending invitation per email" hold even if two
-    instances race (FerretDB has no partial indexes, so closed invitations get their own key).
+    instances race. Closed invitations get a key of their own rather than a partial index: FerretDB
+    v2.5 does not honour `partialFilterExpression` on a unique index (measured).
     """
     if inv.status is Status.PENDING:
         return f"pending|{inv.account_id}|{inv.email}"

@@ -25,10 +25,9 @@ class DeliveryStore:
         await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
 
     async def claim(self, cause_id: str, attempt: int, lease: int) -> bool:
-        """Only one sender per attempt and lease period, across instances. An insert is the one
-        write that is atomic on FerretDB too (its conditional updates are not compare-and-set).
-        The lease number is part of the key, so a claim left by a process killed mid-attempt
-        stops blocking once its lease period is over."""
+        """Only one sender per attempt and lease period, across instances: the insert of a key
+        that names the attempt succeeds once. The lease number is part of the key, so a claim
+        left by a process killed mid-attempt stops blocking once its lease period is over."""
         return await insert_new(self.claims, {"_id": f"{cause_id}#{attempt}#{lease}"})
 
     async def get(self, cause_id: str) -> Document | None:

@@ -22,7 +22,7 @@ def make_client(uri: str) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=5000,
         tz_aware=True,
-        retryWrites=False,  # FerretDB has no retryable writes; we retry ourselves
+        retryWrites=False,  # FerretDB has no transactions to back them; handlers retry idempotently
     )
 
 

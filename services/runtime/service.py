@@ -21,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.topics import SOURCES, message_types
 from services.runtime import logs
 from services.runtime.consumer import Handler, RetryPolicy, TopicConsumer
-from services.runtime.documents import detect_server
 from services.runtime.health import Health
 from services.runtime.http import HttpApp, Route
 from services.runtime.kafka import make_broker
@@ -97,7 +96,6 @@ class Runtime:
         return consumer
 
     async def _start_background(self) -> None:
-        await detect_server(self.mongo)
         for task in self.startup:
             await task()
         self.background.append(

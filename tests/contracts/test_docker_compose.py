@@ -53,3 +53,20 @@ def test_the_servers_have_healthchecks_and_pinned_images() -> None:
     }
     for name in images:
         assert "healthcheck" in COMPOSE["services"][name]
+
+
+def test_the_ferretdb_variant_replaces_mongo_and_gives_every_service_credentials() -> None:
+    variant = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docker-compose.ferretdb.yml").read_text()
+    )
+    services = variant["services"]
+    assert services["mongo"]["image"] == "ghcr.io/ferretdb/ferretdb:2.5.0"
+    assert (
+        services["postgres"]["image"]
+        == "ghcr.io/ferretdb/postgres-documentdb:17-0.106.0-ferretdb-2.5.0"
+    )
+    assert services["mongo"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in SETTINGS:
+        uri = services[name]["environment"]["MONGODB_URI"]
+        assert uri.startswith("mongodb://pro_team:${FERRETDB_PASSWORD:?")
+        assert uri.endswith("@mongo:27017/?authSource=admin")

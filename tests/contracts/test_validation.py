@@ -1,4 +1,4 @@
-"""The validation rules of CONTRACTS.md, as the models enforce them."""
+"""The validation rules of the contract, as the models enforce them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every actor-checked command x every kind of actor: allowed, or `forbidden`, exactly as
-DESIGN.md says. Allowed outcomes may still be refused for another reason (not_found...)."""
+the domain rules say. Allowed outcomes may still be refused for another reason (not_found...)."""
 
 from __future__ import annotations
 

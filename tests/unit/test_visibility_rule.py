@@ -143,7 +143,7 @@ class Model:
 
 
 def brute_force(model: Model) -> dict[str, set[str]]:
-    """The rule restated independently, straight from DESIGN.md."""
+    """The rule restated independently, straight from its plain-language statement."""
     result = {}
     for member_id, raw in model.members.items():
         visible = set()
