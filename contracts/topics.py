@@ -104,10 +104,16 @@ class Access:
 
 ACCESS: Final[dict[str, Access]] = {
     "invitations": Access(
-        (INVITATIONS_EVENTS, INVITATIONS_LINKS), (INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS), "invitations"
+        (INVITATIONS_EVENTS, INVITATIONS_LINKS),
+        (INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS),
+        "invitations",
     ),
-    "membership": Access((MEMBERSHIP_EVENTS,), (MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS), "membership"),
-    "notifications": Access((NOTIFICATIONS_EVENTS,), (INVITATIONS_LINKS, MEMBERSHIP_EVENTS), "notifications"),
+    "membership": Access(
+        (MEMBERSHIP_EVENTS,), (MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS), "membership"
+    ),
+    "notifications": Access(
+        (NOTIFICATIONS_EVENTS,), (INVITATIONS_LINKS, MEMBERSHIP_EVENTS), "notifications"
+    ),
     "access_control": Access(
         (ACCESS_CONTROL_EVENTS,), (ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS), "access_control"
     ),

@@ -60,7 +60,7 @@ async def _existing(admin: AIOKafkaAdminClient) -> set[Acl]:
     request = DescribeAclsRequest(
         ANY_RESOURCE, None, ANY_PATTERN, None, None, ANY_OPERATION, ANY_PERMISSION
     )
-    response = await admin._send_to_controller(request)  # noqa: SLF001 - no public ACL API
+    response = await admin._send_to_controller(request)
     if response.error_code:
         raise RuntimeError(f"DescribeAcls failed: {response.error_message}")
     found = set()
@@ -84,7 +84,7 @@ async def apply(admin: AIOKafkaAdminClient) -> int:
             acl.operation,
             ALLOW,
         )
-        response = await admin._send_to_controller(request)  # noqa: SLF001
+        response = await admin._send_to_controller(request)
         for error_code, error_message in response.creation_responses:
             if error_code:
                 raise RuntimeError(f"CreateAcls {acl} failed: {error_message}")
