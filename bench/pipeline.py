@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
+from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
 from tests.e2e.conftest import start_system, stop_system
 from tests.servers import from_environment
@@ -38,16 +39,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def kafka_baseline(bootstrap: str, n: int) -> float:
+async def kafka_baseline(access: KafkaAccess, n: int) -> float:
     topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**access.aiokafka(), acks="all", enable_idempotence=True)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **access.aiokafka(),
         group_id=topic,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -184,8 +185,8 @@ async def main(n: int) -> None:
     print(f"pipeline: {n} invitations through the four services ...", flush=True)
     result = await pipeline(n)
     print("baselines ...", flush=True)
-    kafka_rate = await kafka_baseline(settings.kafka_bootstrap_servers, n)
-    mongo_rate = await mongo_baseline(settings.mongodb_uri, n)
+    kafka_rate = await kafka_baseline(settings.kafka_access(), n)
+    mongo_rate = await mongo_baseline(settings.mongodb_uri.get_secret_value(), n)
     print(f"\n{'from the command to':28} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8}  count")
     for label, key in (
         ("(a) InvitationCreated", "created"),

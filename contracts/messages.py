@@ -60,11 +60,30 @@ class InvitationCreated(MessageData):
     inviter_name: str | None = None
     account_name: str
     expires_at: Timestamp
-    accept_token: str
 
 
 class InvitationResent(InvitationCreated):
     resend_count: int = Field(ge=1)
+
+
+# ---- invitations.links (private: only the notifications principal may read it) ----------
+
+
+class InvitationLinkIssued(MessageData):
+    """A new accept link: its raw token and what the invitation email says. Published with each
+    InvitationCreated (resend_count 0) and InvitationResent (a reminder, resend_count >= 1)."""
+
+    invitation_id: InvitationId
+    email: EventEmail
+    roles: list[Role]
+    message: str | None = None
+    invitee_name: str | None = None
+    inviter_id: EntityId
+    inviter_name: str | None = None
+    account_name: str
+    expires_at: Timestamp
+    resend_count: int = Field(default=0, ge=0)
+    accept_token: str
 
 
 class InvitationRevoked(MessageData):

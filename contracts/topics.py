@@ -37,6 +37,7 @@ CATALOGUE: Final[dict[str, tuple[type[BaseModel], ...]]] = {
         m.InvitationAccepted,
         m.CommandRejected,
     ),
+    INVITATIONS_LINKS: (m.InvitationLinkIssued,),
     MEMBERSHIP_COMMANDS: (m.RegisterProAccount, m.DisconnectMember, m.ChangeMemberRoles),
     MEMBERSHIP_EVENTS: (
         m.ProAccountRegistered,

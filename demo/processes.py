@@ -27,7 +27,8 @@ def healthy(port: int) -> bool:
         return False
 
 
-def start_all(cfg: StackConfig, env: dict[str, str]) -> None:
+def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]]) -> None:
+    """Start each service with its own environment (its own broker principal)."""
     (cfg.data_dir / "run").mkdir(parents=True, exist_ok=True)
     (cfg.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     for name, port in SERVICES.items():
@@ -41,7 +42,7 @@ def start_all(cfg: StackConfig, env: dict[str, str]) -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **env, "HTTP_PORT": str(port)},
+            env={**os.environ, **envs[name], "HTTP_PORT": str(port)},
         )
         _pid_file(cfg, name).write_text(str(process.pid))
         print(f"  {name:15} started (pid {process.pid}) on :{port}, log {log.name}")

@@ -32,7 +32,11 @@ def _builders() -> dict[str, Callable[[], Any]]:
     from services.notifications.settings import NotificationsSettings
 
     # The documents describe the defaults, never the environment of whoever regenerates them.
-    fixed = {"kafka_bootstrap_servers": DOCUMENTED_BOOTSTRAP, "mongodb_uri": "mongodb://unused/"}
+    fixed: dict[str, Any] = {
+        "kafka_bootstrap_servers": DOCUMENTED_BOOTSTRAP,
+        "kafka_security_protocol": "PLAINTEXT",
+        "mongodb_uri": "mongodb://unused/",
+    }
     return {
         "invitations": lambda: invitations(InvitationsSettings(**fixed)).runtime,
         "membership": lambda: membership(MembershipSettings(**fixed)).runtime,

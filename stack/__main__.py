@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("action", choices=list(ACTION_HELP), metavar="action")
     parser.add_argument("names", nargs="*", metavar="server", help="limit the action to these")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait per server")
+    parser.add_argument(
+        "--principal",
+        choices=credentials.KAFKA_PRINCIPALS,
+        default=credentials.KAFKA_ADMIN,
+        help="env: print the broker credentials of this principal (default: the admin)",
+    )
     return parser
 
 
@@ -45,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config.load()
     names = [name for name in servers.SERVERS if not args.names or name in args.names]
     try:
+        if args.action == "env":
+            return _env(cfg, args.principal)
         return ACTIONS[args.action](cfg, names, args.timeout)
     except (
         servers.StackError,
@@ -67,7 +75,7 @@ def _up(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
     for name in names:
         print(f"ready  {name:9} {servers.wait_ready(cfg, name, timeout)}", flush=True)
     if "kafka" in names:
-        created = create_all(cfg.kafka_bootstrap)
+        created = create_all(servers.kafka_access(cfg))
         print(f"topics created: {', '.join(created) if created else 'none missing'}")
     print(f"logs: {cfg.data_dir / 'logs'}; clients: eval $(.venv/bin/python -m stack env)")
     return 0
@@ -114,8 +122,11 @@ def _restart(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
     return _up(cfg, names, timeout)
 
 
-def _env(cfg: config.StackConfig, names: list[str], timeout: float) -> int:
-    for key, value in cfg.env().items():
+def _env(cfg: config.StackConfig, principal: str) -> int:
+    variables = {**cfg.env(), **servers.kafka_access(cfg, principal).env()}
+    if principal not in credentials.SERVICE_PRINCIPALS and principal != credentials.KAFKA_ADMIN:
+        del variables["MONGODB_URI"]  # the gateway and downstream reach no database
+    for key, value in variables.items():
         print(f"export {key}='{value}'")
     print(f"export STACK_KAFKA_VERSION='Apache Kafka {config.KAFKA_VERSION} (KRaft, local stack)'")
     print(f"export STACK_STORAGE_VERSION='{servers.storage_label(cfg)}'")
@@ -129,7 +140,6 @@ ACTIONS = {
     "down": _down,
     "kill": _kill,
     "restart": _restart,
-    "env": _env,
 }
 
 if __name__ == "__main__":

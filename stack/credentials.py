@@ -11,6 +11,10 @@ from stack.config import StackConfig
 
 POSTGRES_ADMIN = "stack_admin"
 MONGO_APP_USER = "pro_team"
+KAFKA_ADMIN = "admin"
+# The broker principals of the contract (contracts.topics.ACCESS) plus the stack's super user.
+SERVICE_PRINCIPALS = ("invitations", "membership", "notifications", "access_control")
+KAFKA_PRINCIPALS = (KAFKA_ADMIN, *SERVICE_PRINCIPALS, "gateway", "downstream")
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,7 @@ class Credentials:
     postgres_admin_password: str
     mongo_user: str
     mongo_password: str
+    kafka: dict[str, str]  # principal -> SCRAM-SHA-512 password
 
 
 class MissingCredentials(RuntimeError):
@@ -36,7 +41,13 @@ def load(cfg: StackConfig) -> Credentials:
             f"no stack credentials at {cfg.credentials_file}: start the stack first "
             "(make stack-up or python -m stack up)"
         ) from None
-    return Credentials(**raw)
+    try:
+        return Credentials(**raw)
+    except TypeError:
+        raise MissingCredentials(
+            f"{cfg.credentials_file} was written by an older stack: stop it and start afresh "
+            "(python -m stack down && rm -rf the data folder && python -m stack up)"
+        ) from None
 
 
 def create(cfg: StackConfig) -> Credentials:
@@ -45,6 +56,7 @@ def create(cfg: StackConfig) -> Credentials:
         postgres_admin_password=secrets.token_urlsafe(24),
         mongo_user=MONGO_APP_USER,
         mongo_password=secrets.token_urlsafe(24),
+        kafka={name: secrets.token_urlsafe(24) for name in KAFKA_PRINCIPALS},
     )
     write_private(cfg.credentials_file, json.dumps(asdict(creds), indent=2))
     return creds

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Final
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
@@ -17,7 +18,7 @@ from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from contracts.topics import ACCESS, Access, dlq_topic
 
 ADMIN = "admin"
-MECHANISM = "SCRAM-SHA-512"
+MECHANISM: Final = "SCRAM-SHA-512"
 
 # Kafka's wire enums (org.apache.kafka.common.acl / resource).
 TOPIC, GROUP, CLUSTER = 2, 3, 4

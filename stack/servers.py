@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,12 +17,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
-from stack import credentials, postgres, provision
+from services.runtime.kafka_access import KafkaAccess
+from stack import credentials, kafka_security, postgres, provision
 from stack.config import KAFKA_VERSION, REPO, StackConfig
 from stack.credentials import POSTGRES_ADMIN
+
+KAFKA_MECHANISM: Final = "SCRAM-SHA-512"
 
 
 def _nothing(cfg: StackConfig) -> None:
@@ -53,20 +57,41 @@ def _kafka_dir(cfg: StackConfig) -> Path:
 
 
 def _kafka_properties(cfg: StackConfig) -> Path:
+    """The broker's configuration: SASL on every listener, ACLs enforced, admin the only super
+    user. Clients use SCRAM-SHA-512 (credentials in the metadata log, added at format time); the
+    controller listener uses PLAIN with the admin alone (SCRAM needs the log it serves)."""
     path = _kafka_dir(cfg) / "server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     host, port, cport = cfg.host, cfg.kafka_port, cfg.kafka_controller_port
-    path.write_text(
+    admin = credentials.KAFKA_ADMIN
+    secret = credentials.load(cfg).kafka[admin]
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    credentials.write_private(
+        path,
         "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{cport}",
-                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                f"listeners=SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+                f"advertised.listeners=SASL_PLAINTEXT://{host}:{port}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,"
+                "SASL_PLAINTEXT:SASL_PLAINTEXT",
+                "inter.broker.listener.name=SASL_PLAINTEXT",
+                f"sasl.enabled.mechanisms={KAFKA_MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={KAFKA_MECHANISM}",
+                "sasl.mechanism.controller.protocol=PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                f"listener.name.controller.plain.sasl.jaas.config={plain} required "
+                f'username="{admin}" password="{secret}" user_{admin}="{secret}";',
+                f"listener.name.sasl_plaintext.sasl.enabled.mechanisms={KAFKA_MECHANISM}",
+                f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram} required "
+                f'username="{admin}" password="{secret}";',
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                f"super.users=User:{admin}",
+                "allow.everyone.if.no.acl.found=false",
                 f"log.dirs={_kafka_dir(cfg) / 'data'}",
                 "num.partitions=6",
                 "offsets.topic.replication.factor=1",
@@ -80,7 +105,7 @@ def _kafka_properties(cfg: StackConfig) -> Path:
                 "message.max.bytes=2097152",
                 "",
             ]
-        )
+        ),
     )
     return path
 
@@ -101,19 +126,37 @@ def _kafka_java(cfg: StackConfig, main: str, *args: str) -> list[str]:
 
 
 def _kafka_prepare(cfg: StackConfig) -> None:
+    _ensure_credentials(cfg)
     props = _kafka_properties(cfg)
     if (_kafka_dir(cfg) / "data" / "meta.properties").exists():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    subprocess.run(
-        _kafka_java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
-        check=True,
-        capture_output=True,
+    scram_users = [
+        arg
+        for name, password in credentials.load(cfg).kafka.items()
+        for arg in ("--add-scram", f"{KAFKA_MECHANISM}=[name={name},password={password}]")
+    ]
+    format_args = ["format", "-t", cluster_id, "-c", str(props), *scram_users]
+    result = subprocess.run(
+        _kafka_java(cfg, "kafka.tools.StorageTool", *format_args), capture_output=True, text=True
     )
+    if result.returncode != 0:
+        raise StackError(f"kafka: formatting its storage failed:\n{result.stdout}{result.stderr}")
 
 
 def _kafka_command(cfg: StackConfig) -> list[str]:
     return _kafka_java(cfg, "kafka.Kafka", str(_kafka_properties(cfg)))
+
+
+def kafka_access(cfg: StackConfig, principal: str = credentials.KAFKA_ADMIN) -> KafkaAccess:
+    """How `principal` reaches the stack's broker."""
+    return KafkaAccess(
+        bootstrap_servers=cfg.kafka_bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=KAFKA_MECHANISM,
+        sasl_username=principal,
+        sasl_password=credentials.load(cfg).kafka[principal],
+    )
 
 
 def _kafka_probe(cfg: StackConfig) -> str:
@@ -124,7 +167,7 @@ def _kafka_probe(cfg: StackConfig) -> str:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "not up yet" is expected here
 
     async def metadata() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**kafka_access(cfg).aiokafka(), request_timeout_ms=3000)
         await admin.start()
         try:
             return len(await admin.list_topics())
@@ -132,18 +175,36 @@ def _kafka_probe(cfg: StackConfig) -> str:
             await admin.close()
 
     topics = asyncio.run(asyncio.wait_for(metadata(), 8))
-    return f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, {topics} topics"
+    return (
+        f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, SASL {KAFKA_MECHANISM} "
+        f"+ ACLs, {topics} topics"
+    )
+
+
+def _kafka_ready(cfg: StackConfig) -> None:
+    """Every principal's ACLs exist (idempotent), then every topic of the contract."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    kafka_security.apply_sync(AIOKafkaAdminClient, **kafka_access(cfg).aiokafka())
 
 
 # ---- PostgreSQL + DocumentDB ----------------------------------------------------------------
 
 
-def _postgres_prepare(cfg: StackConfig) -> None:
-    """A fresh data folder (no credentials yet) gets new credentials and a new cluster."""
-    if credentials.exists(cfg) and (postgres.cluster_dir(cfg) / "data" / "PG_VERSION").exists():
+def _ensure_credentials(cfg: StackConfig) -> None:
+    """A data folder without credentials gets new ones, and loses the servers' data that the
+    old ones guarded (a broker and a cluster nobody could log in to any more)."""
+    if credentials.exists(cfg):
         return
-    creds = credentials.create(cfg)
-    postgres.init_cluster(cfg, creds.postgres_admin_password)
+    shutil.rmtree(_kafka_dir(cfg) / "data", ignore_errors=True)
+    shutil.rmtree(postgres.cluster_dir(cfg), ignore_errors=True)
+    credentials.create(cfg)
+
+
+def _postgres_prepare(cfg: StackConfig) -> None:
+    _ensure_credentials(cfg)
+    if not (postgres.cluster_dir(cfg) / "data" / "PG_VERSION").exists():
+        postgres.init_cluster(cfg, credentials.load(cfg).postgres_admin_password)
 
 
 def _postgres_probe(cfg: StackConfig) -> str:
@@ -266,6 +327,7 @@ SERVERS: dict[str, Server] = {
         _kafka_command,
         _kafka_probe,
         _kafka_prepare,
+        on_ready=_kafka_ready,
     ),
     # PostgreSQL's SIGTERM waits for clients to leave; SIGINT is its "fast" clean shutdown.
     "postgres": Server(

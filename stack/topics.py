@@ -7,11 +7,12 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import PARTITIONS, all_topics
+from services.runtime.kafka_access import KafkaAccess
 
 
-async def ensure_topics(bootstrap: str) -> list[str]:
+async def ensure_topics(access: KafkaAccess) -> list[str]:
     """Create the missing topics; returns those it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(**access.aiokafka(), request_timeout_ms=10000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -25,5 +26,5 @@ async def ensure_topics(bootstrap: str) -> list[str]:
         await admin.close()
 
 
-def create_all(bootstrap: str) -> list[str]:
-    return asyncio.run(ensure_topics(bootstrap))
+def create_all(access: KafkaAccess) -> list[str]:
+    return asyncio.run(ensure_topics(access))

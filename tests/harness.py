@@ -60,7 +60,7 @@ R = TypeVar("R", bound=Running)
 
 def base_settings(servers: Servers, service: str, unique: str) -> dict[str, Any]:
     return {
-        "kafka_bootstrap_servers": servers.kafka_bootstrap,
+        **{name.lower(): value for name, value in servers.kafka.env().items()},
         "mongodb_uri": servers.mongodb_uri,
         "mongodb_db": f"{service}_{unique}",
         "kafka_group_id": f"{service}-{unique}",
@@ -80,11 +80,11 @@ async def running_service(
     harness_class: type[R] = Running,  # type: ignore[assignment]
 ) -> AsyncIterator[R]:
     """Start `build(clock)` (returning an object with `.runtime`) from the topics' current end."""
-    await position_group_at_end(servers.kafka_bootstrap, group_id, consumes)
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    await position_group_at_end(servers.kafka, group_id, consumes)
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka(), acks="all")
     await producer.start()
-    events = await open_tap(servers.kafka_bootstrap, events_topic)
-    dlq = await open_tap(servers.kafka_bootstrap, dlq_topic(commands_topic))
+    events = await open_tap(servers.kafka, events_topic)
+    dlq = await open_tap(servers.kafka, dlq_topic(commands_topic))
     clock = MovableClock()
     service = build(clock)
     runtime: Runtime = service.runtime

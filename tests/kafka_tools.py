@@ -16,13 +16,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from contracts.common import format_time, utc_now
 from contracts.envelope import CONTENT_TYPE, new_id
 from contracts.topics import PARTITIONS
+from services.runtime.kafka_access import KafkaAccess
 
 
-async def position_group_at_end(bootstrap: str, group_id: str, topics: list[str]) -> None:
+async def position_group_at_end(access: KafkaAccess, group_id: str, topics: list[str]) -> None:
     """Commit the group's offsets at the current end of each topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**access.aiokafka(), group_id=group_id, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
@@ -125,8 +124,8 @@ class Tap:
         await asyncio.sleep(seconds)
 
 
-async def open_tap(bootstrap: str, topic: str) -> Tap:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def open_tap(access: KafkaAccess, topic: str) -> Tap:
+    consumer = AIOKafkaConsumer(**access.aiokafka(), enable_auto_commit=False)
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     await consumer.start()
     consumer.assign(partitions)

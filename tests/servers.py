@@ -10,6 +10,8 @@ import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from services.runtime.kafka_access import KafkaAccess
+
 NO_SERVERS = (
     "No Kafka/MongoDB/SMTP servers to test against. Either\n"
     "  1. start the local stack (no Docker needed):\n"
@@ -20,11 +22,12 @@ NO_SERVERS = (
     "Explicit servers: set KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI, SMTP_HOST, SMTP_PORT, MAILPIT_URL."
 )
 ENV_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "SMTP_HOST", "SMTP_PORT", "MAILPIT_URL")
+# KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* are read too where the broker wants them.
 
 
 @dataclass
 class Servers:
-    kafka_bootstrap: str
+    kafka: KafkaAccess  # the tests' own access: a super user where the broker has ACLs
     mongodb_uri: str
     smtp_host: str
     smtp_port: int
@@ -33,10 +36,22 @@ class Servers:
     kafka_label: str = "Apache Kafka"
     storage_label: str = ""
     cleanup: ExitStack = field(default_factory=ExitStack)
+    # principal -> password, where the broker enforces ACLs (the local stack)
+    principals: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap_servers
+
+    def as_principal(self, name: str) -> KafkaAccess:
+        """The broker access of one principal (the tests' own where ACLs are not enforced)."""
+        if not self.principals:
+            return self.kafka
+        return self.kafka.as_principal(name, self.principals[name])
 
     def env(self) -> dict[str, str]:
         return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            **self.kafka.env(),
             "MONGODB_URI": self.mongodb_uri,
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": str(self.smtp_port),
@@ -74,7 +89,7 @@ def from_environment() -> Servers | None:
     if missing:
         raise RuntimeError(f"set all of {', '.join(ENV_NAMES)}; missing: {', '.join(missing)}")
     return Servers(
-        kafka_bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        kafka=KafkaAccess.from_env(),
         mongodb_uri=os.environ["MONGODB_URI"],
         smtp_host=os.environ["SMTP_HOST"],
         smtp_port=int(os.environ["SMTP_PORT"]),
@@ -82,12 +97,25 @@ def from_environment() -> Servers | None:
         origin="environment",
         kafka_label=os.environ.get("STACK_KAFKA_VERSION", "Apache Kafka"),
         storage_label=os.environ.get("STACK_STORAGE_VERSION", ""),
+        principals=_principals_from_stack(),
     )
+
+
+def _principals_from_stack() -> dict[str, str]:
+    """The local stack's broker principals, when the environment points at that stack."""
+    from stack import config, credentials
+
+    cfg = config.load()
+    if not credentials.exists(cfg):
+        return {}
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") != cfg.kafka_bootstrap:
+        return {}
+    return dict(credentials.load(cfg).kafka)
 
 
 def from_local_stack() -> Servers | None:
     from stack import config, credentials
-    from stack.servers import storage_label
+    from stack.servers import kafka_access, storage_label
 
     cfg = config.load()
     ports = [cfg.kafka_port, cfg.mongo_port, cfg.smtp_port, cfg.mailpit_http_port]
@@ -99,7 +127,7 @@ def from_local_stack() -> Servers | None:
             "set STACK_DATA_DIR to the data folder of the stack that runs, or restart it"
         )
     return Servers(
-        cfg.kafka_bootstrap,
+        kafka_access(cfg),
         cfg.mongodb_uri,
         cfg.host,
         cfg.smtp_port,
@@ -107,6 +135,7 @@ def from_local_stack() -> Servers | None:
         origin="local stack",
         kafka_label=f"Apache Kafka {config.KAFKA_VERSION} (KRaft, local stack)",
         storage_label=storage_label(cfg),
+        principals=dict(credentials.load(cfg).kafka),
     )
 
 
@@ -152,7 +181,7 @@ def from_docker() -> Servers | None:
     _create_topics(bootstrap)
     host = mailpit.get_container_host_ip()
     servers = Servers(
-        bootstrap,
+        KafkaAccess(bootstrap),
         mongo.get_connection_url(),
         host,
         int(mailpit.get_exposed_port(1025)),
@@ -173,7 +202,7 @@ def _free_port() -> int:
 def _create_topics(bootstrap: str) -> None:
     from stack.topics import create_all
 
-    create_all(bootstrap)
+    create_all(KafkaAccess(bootstrap))
 
 
 def resolve() -> Servers:

@@ -51,14 +51,14 @@ def level_set(
 
 async def main(account_id: str, publish: bool) -> None:
     settings = load()
-    mongo = make_client(settings.mongodb_uri)
+    mongo = make_client(settings.mongodb_uri.get_secret_value())
     store = AccessStore(mongo[settings.database_name("access_control")])
     visible = await recompute(store, account_id)
     for member_id in sorted(visible):
         print(f"{member_id}: sees {len(visible[member_id])} clients")
     if publish:
         all_clients = {c.client_id for c in await store.all_clients(account_id)}
-        broker = make_broker(settings.kafka_bootstrap_servers, "access-control-repair")
+        broker = make_broker(settings.kafka_access(), "access-control-repair")
         async with broker:
             await broker.connect()
             events = level_set(account_id, visible, all_clients, new_id())

@@ -8,7 +8,12 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from contracts.topics import (
+    INVITATIONS_COMMANDS,
+    INVITATIONS_EVENTS,
+    INVITATIONS_LINKS,
+    MEMBERSHIP_EVENTS,
+)
 from services.invitations.handlers import InvitationHandlers
 from services.invitations.settings import InvitationsSettings
 from services.invitations.store import InvitationStore
@@ -54,7 +59,11 @@ def build(settings: InvitationsSettings, clock: Clock | None = None) -> Invitati
     )
     runtime.publishes(
         INVITATIONS_EVENTS,
-        "Invitation lifecycle events (carry accept tokens: internal) and CommandRejected.",
+        "Invitation lifecycle events and CommandRejected (public: no secrets).",
+    )
+    runtime.publishes(
+        INVITATIONS_LINKS,
+        "InvitationLinkIssued: raw accept tokens, readable by the notifications principal only.",
     )
     runtime.startup.append(store.create_indexes)
     runtime.background.append(lambda: handlers.run_expiry_sweeper(settings.expiry_sweep_seconds))

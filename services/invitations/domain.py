@@ -125,7 +125,6 @@ def _created_data(inv: Invitation) -> dict[str, object]:
         "inviter_name": inv.inviter_name,
         "account_name": inv.account_name,
         "expires_at": inv.expires_at,
-        "accept_token": "",  # filled in at publish time: the raw token is never stored
     }
 
 

@@ -15,6 +15,8 @@ from contracts.common import RejectionReason
 from contracts.envelope import CloudEvent, RawEnvelope, derived_id
 from contracts.messages import (
     AcceptInvitation,
+    InvitationCreated,
+    InvitationLinkIssued,
     InviteTeamMember,
     MemberDisconnected,
     MemberJoined,
@@ -23,7 +25,7 @@ from contracts.messages import (
     ResendInvitation,
     RevokeInvitation,
 )
-from contracts.topics import INVITATIONS_EVENTS
+from contracts.topics import INVITATIONS_EVENTS, INVITATIONS_LINKS
 from services.invitations import domain
 from services.invitations.domain import Actor, Policy, Refusal
 from services.invitations.store import (
@@ -44,7 +46,7 @@ from services.runtime.projection import with_grace
 
 log = logging.getLogger(__name__)
 
-TOKEN_EVENTS = frozenset({"InvitationCreated", "InvitationResent"})
+TOKEN_EVENTS = frozenset({"InvitationLinkIssued"})
 
 
 def new_token() -> str:
@@ -115,17 +117,17 @@ class InvitationHandlers:
         if pending_doc is not None:  # overdue but not swept yet: close it to free the email
             await self.expire(pending_doc)
         event = self._event(command, "InvitationCreated", created)
-        self._fresh_tokens[event.id] = token
+        link = self._link_event(command, created, token)
         try:
-            doc = await self.store.insert(invitation, command.id, [self._entry(event)])
+            doc = await self.store.insert(invitation, command.id, [self._entry(event), link])
         except AlreadyStored:
-            self._fresh_tokens.pop(event.id, None)
+            self._fresh_tokens.pop(link["id"], None)
             existing = await self.store.get(invitation_id)  # applied before (then resent...)
             if existing is not None:
                 await self._flush(existing)
             return
         except SlotTaken:
-            self._fresh_tokens.pop(event.id, None)
+            self._fresh_tokens.pop(link["id"], None)
             raise Refusal(
                 RejectionReason.ALREADY_INVITED, f"{data.email} already has a pending invitation"
             ) from None
@@ -152,11 +154,11 @@ class InvitationHandlers:
         if other_doc is not None and other is not None:
             await self.expire(other_doc)
         event = self._event(command, "InvitationResent", event_data)
-        self._fresh_tokens[event.id] = token
+        link = self._link_event(command, event_data, token)
         try:
-            written = await self.store.update(doc, resent, command.id, [self._entry(event)])
+            written = await self.store.update(doc, resent, command.id, [self._entry(event), link])
         except SlotTaken:
-            self._fresh_tokens.pop(event.id, None)
+            self._fresh_tokens.pop(link["id"], None)
             raise Refusal(
                 RejectionReason.ALREADY_INVITED,
                 f"{invitation.email} has another pending invitation",
@@ -315,3 +317,11 @@ class InvitationHandlers:
     @staticmethod
     def _entry(event: CloudEvent[Any]) -> Document:
         return outbox_entry(INVITATIONS_EVENTS, event)
+
+    def _link_event(self, command: RawEnvelope, sent: InvitationCreated, token: str) -> Document:
+        """The private twin of a public InvitationCreated/Resent: the email's content and the
+        raw token, which stays in memory (the stored entry has a placeholder) until publish."""
+        data = InvitationLinkIssued(**sent.model_dump(), accept_token="")
+        event = self._event(command, "InvitationLinkIssued", data)
+        self._fresh_tokens[event.id] = token
+        return outbox_entry(INVITATIONS_LINKS, event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
+from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from services.notifications.handlers import NotificationHandlers
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
@@ -28,9 +28,9 @@ def build(settings: NotificationsSettings, clock: Clock | None = None) -> Notifi
     )
     runtime.outbox_collections.append(store.deliveries)
     runtime.consume(
-        INVITATIONS_EVENTS,
-        handlers.on_invitation_event,
-        description="Invitation emails on InvitationCreated and InvitationResent.",
+        INVITATIONS_LINKS,
+        handlers.on_link_issued,
+        description="Invitation emails (a reminder when resent) on InvitationLinkIssued.",
     )
     runtime.consume(
         MEMBERSHIP_EVENTS,

@@ -13,8 +13,7 @@ from contracts.envelope import CloudEvent, RawEnvelope, derived_id
 from contracts.messages import (
     EmailFailed,
     EmailSent,
-    InvitationCreated,
-    InvitationResent,
+    InvitationLinkIssued,
     MemberJoined,
     ProAccountRegistered,
 )
@@ -53,9 +52,9 @@ class NotificationHandlers:
 
     # ---- inbound events ----------------------------------------------------------------------
 
-    async def on_invitation_event(self, parsed: Parsed) -> None:
+    async def on_link_issued(self, parsed: Parsed) -> None:
         data = parsed.data
-        if isinstance(data, InvitationCreated):  # InvitationResent is a subclass
+        if isinstance(data, InvitationLinkIssued):
             await self._deliver(
                 parsed.envelope,
                 "invitation",
@@ -84,7 +83,7 @@ class NotificationHandlers:
     # ---- composing ---------------------------------------------------------------------------
 
     async def _invitation_email(
-        self, envelope: RawEnvelope, data: InvitationCreated
+        self, envelope: RawEnvelope, data: InvitationLinkIssued
     ) -> InvitationEmail:
         return InvitationEmail(
             product_name=self.settings.product_name,
@@ -100,7 +99,7 @@ class NotificationHandlers:
                 data.accept_token,
             ),
             expires=domain.readable_time(data.expires_at),
-            reminder=isinstance(data, InvitationResent),
+            reminder=data.resend_count > 0,
         )
 
     async def _welcome_email(self, envelope: RawEnvelope, data: MemberJoined) -> WelcomeEmail:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -16,6 +17,8 @@ class Health:
         self.broker = broker
         self.mongo = mongo
         self.last_transient_error: str | None = None
+        # why the broker side has not started yet (None once it has)
+        self.startup_problem: Callable[[], str | None] = lambda: None
 
     def note_transient(self, exc: BaseException | None) -> None:
         self.last_transient_error = None if exc is None else repr(exc)[:300]
@@ -32,6 +35,9 @@ class Health:
         return Response(200 if ok else 503, body)
 
     async def _kafka(self) -> str:
+        problem = self.startup_problem()
+        if problem is not None:
+            return f"not started: {problem}"[:300]
         try:
             return "ok" if await self.broker.ping(timeout=2.0) else "unreachable"
         except Exception as exc:  # noqa: BLE001 - any failure is "not ready"

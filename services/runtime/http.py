@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+from pydantic import SecretStr
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def route(path: str, endpoint: Endpoint, protected: bool = True) -> Route:
 
 class HttpApp:
     def __init__(
-        self, routes: list[Route], lifespan_app: ASGIApp | None, api_token: str = ""
+        self,
+        routes: list[Route],
+        lifespan_app: ASGIApp | None,
+        api_token: SecretStr = SecretStr(""),  # noqa: B008 - immutable
     ) -> None:
         self.routes = routes
         self.lifespan_app = lifespan_app
@@ -94,9 +98,9 @@ class HttpApp:
         return Response.error(404, "no such route")
 
     def _authorised(self, scope: Scope) -> bool:
-        if not self.api_token:
+        token = self.api_token.get_secret_value()
+        if not token:
             return True
         headers = dict(scope.get("headers", []))
-        supplied = headers.get(b"authorization", b"").decode(errors="replace")
-        expected = f"Bearer {self.api_token}"
-        return hmac.compare_digest(supplied.encode(), expected.encode())
+        supplied: bytes = headers.get(b"authorization", b"")
+        return hmac.compare_digest(supplied, f"Bearer {token}".encode())  # constant time

@@ -9,6 +9,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from contracts.envelope import CONTENT_TYPE, CloudEvent
+from services.runtime.kafka_access import KafkaAccess
 
 # Every subscriber commits its offset only after the handler finished (never ACK_FIRST,
 # which turns aiokafka auto-commit on and loses the message when the process dies mid-handler).
@@ -18,9 +19,10 @@ from contracts.envelope import CONTENT_TYPE, CloudEvent
 COMMIT_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 
-def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+def make_broker(access: KafkaAccess, client_id: str) -> KafkaBroker:
     return KafkaBroker(
-        bootstrap_servers,
+        access.bootstrap_servers,
+        security=access.faststream_security(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from faststream.asgi import AsgiFastStream
-from faststream.asgi.types import ASGIApp
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.topics import SOURCES, message_types
+from contracts.topics import SOURCES, dlq_topic, message_types
 from services.runtime import logs
 from services.runtime.consumer import Handler, RetryPolicy, TopicConsumer
 from services.runtime.health import Health
@@ -28,6 +28,7 @@ from services.runtime.mongo import Document, make_client
 from services.runtime.outbox import Outbox
 from services.runtime.rejections import Rejections
 from services.runtime.settings import ServiceSettings
+from services.runtime.startup import BrokerStarter, check_topic_access
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ class Runtime:
     startup: list[Task] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
     outbox_collections: list[AsyncCollection[Document]] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)  # every topic it reads or writes
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
+    _starter: BrokerStarter | None = None
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -66,6 +69,7 @@ class Runtime:
     def publishes(self, topic: str, description: str) -> None:
         """Declare a topic this service writes (for its AsyncAPI document; publishing itself
         goes through the outbox)."""
+        self.topics.add(topic)
         self.broker.publisher(topic, title=f"{topic}:{self.name}", description=description)
 
     def rejections(self, events_topic: str) -> Rejections:
@@ -93,6 +97,7 @@ class Runtime:
             on_transient=self.health.note_transient,
         )
         consumer.subscribe(self.settings.group_id(self.name), description)
+        self.topics.update((topic, dlq_topic(topic)))
         return consumer
 
     async def _start_background(self) -> None:
@@ -144,9 +149,42 @@ class Runtime:
             on_shutdown=[self._stop_background],
         )
 
+    @property
+    def starter(self) -> BrokerStarter:
+        """Starts the FastStream app once the principal may use every topic, retrying."""
+        if self._starter is None:
+            app = self.faststream_app()
+
+            async def start() -> None:
+                access = self.settings.kafka_access()
+                await check_topic_access(access, sorted(self.topics))
+                await app.start()
+
+            self._starter = BrokerStarter(
+                start, self.broker.stop, self.settings.retry_max_backoff_seconds
+            )
+            self.health.startup_problem = lambda: self._starter.problem if self._starter else None
+        return self._starter
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI lifespan: the HTTP side is up at once; the broker side starts in the background
+        (and keeps trying), so a refused login or a missing ACL leaves the process unready
+        instead of crash-looping."""
+        await receive()  # lifespan.startup
+        starter = self.starter
+        starting = asyncio.create_task(starter.run())
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        if starter.started.is_set():
+            await self.faststream_app().stop()
+        await send({"type": "lifespan.shutdown.complete"})
+
     def asgi(self) -> HttpApp:
         """The process's ASGI app: HTTP routes, and lifespan events that run the broker."""
-        return self.http_app(lifespan_app=self.faststream_app())
+        return self.http_app(lifespan_app=self.lifespan)
 
     def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
         return HttpApp([*self.health.routes(), *self.routes], lifespan_app, self.settings.api_token)
@@ -162,8 +200,8 @@ async def _forever(task: Task) -> None:
 
 
 def create_runtime(name: str, settings: ServiceSettings) -> Runtime:
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"{name}-service")
-    mongo = make_client(settings.mongodb_uri)
+    broker = make_broker(settings.kafka_access(), client_id=f"{name}-service")
+    mongo = make_client(settings.mongodb_uri.get_secret_value())
     return Runtime(
         name=name,
         settings=settings,

@@ -13,26 +13,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts.topics import (
-    ACCESS_CONTROL_COMMANDS,
-    ACCESS_CONTROL_EVENTS,
-    INVITATIONS_COMMANDS,
-    INVITATIONS_EVENTS,
-    MEMBERSHIP_COMMANDS,
-    MEMBERSHIP_EVENTS,
-    NOTIFICATIONS_EVENTS,
-)
+from contracts.topics import ACCESS, INVITATIONS_LINKS, PUBLIC_EVENT_TOPICS
+from services.runtime.kafka_access import KafkaAccess
 from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
 from tests.mailpit import Mailbox
 from tests.processes import ServiceProcess, free_port
 from tests.servers import Servers
 
-CONSUMES = {
-    "invitations": [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS],
-    "membership": [MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS],
-    "notifications": [INVITATIONS_EVENTS, MEMBERSHIP_EVENTS],
-    "access_control": [ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS],
-}
+SERVICES = ("invitations", "membership", "notifications", "access_control")
+CONSUMES = {name: list(ACCESS[name].consumes) for name in SERVICES}
 ACCEPT_BASE = "https://app.example.test"
 
 
@@ -44,8 +33,16 @@ class System:
     mailbox: Mailbox
     api_token: str
     unique: str
-    bootstrap: str
+    admin: KafkaAccess  # the tests' super user (DLQs, private topics)
+    links: Tap  # invitations.links read as the admin: what reaches the invitees' mailboxes
     extra: dict[str, Any] = field(default_factory=dict)
+
+    async def token_for(self, invitation_id: str, timeout: float = 60) -> str:
+        """The newest accept token issued for the invitation (as its email carries it)."""
+        issued = await self.links.wait_for(
+            lambda e: e["data"]["invitation_id"] == invitation_id, timeout
+        )
+        return str(issued[-1]["data"]["accept_token"])
 
     def port(self, service: str) -> int:
         return self.processes[service][0].port
@@ -104,8 +101,9 @@ async def start_system(
     processes: dict[str, list[ServiceProcess]] = {}
     for name, topics in CONSUMES.items():
         group = f"{name}-e2e-{unique}"
-        await position_group_at_end(servers.kafka_bootstrap, group, topics)
+        await position_group_at_end(servers.kafka, group, topics)
         env = {
+            **servers.as_principal(name).env(),  # each service as its own principal
             "MONGODB_DB": f"{name}_e2e_{unique}",
             "KAFKA_GROUP_ID": group,
             "API_TOKEN": token,
@@ -123,17 +121,10 @@ async def start_system(
     for group in processes.values():
         for process in group:
             await process.wait_ready()
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    gateway = servers.as_principal("gateway")  # commands in, public events out: nothing else
+    producer = AIOKafkaProducer(**gateway.aiokafka(), acks="all")
     await producer.start()
-    taps = {
-        t: await open_tap(servers.kafka_bootstrap, t)
-        for t in (
-            INVITATIONS_EVENTS,
-            MEMBERSHIP_EVENTS,
-            ACCESS_CONTROL_EVENTS,
-            NOTIFICATIONS_EVENTS,
-        )
-    }
+    taps = {t: await open_tap(gateway, t) for t in PUBLIC_EVENT_TOPICS}
     return System(
         processes,
         Gateway(producer),
@@ -141,12 +132,13 @@ async def start_system(
         Mailbox(servers.mailpit_url),
         token,
         unique,
-        servers.kafka_bootstrap,
+        servers.kafka,
+        await open_tap(servers.kafka, INVITATIONS_LINKS),
     )
 
 
 async def stop_system(system: System) -> None:
-    for tap in system.taps.values():
+    for tap in [*system.taps.values(), system.links]:
         await close_tap(tap)
     await system.gateway.producer.stop()
     for group in system.processes.values():

@@ -50,7 +50,7 @@ async def join(system: System, account: str, user: str, roles: list[str]) -> Non
         account,
         {
             "invitation_id": created["data"]["invitation_id"],
-            "token": created["data"]["accept_token"],
+            "token": await system.token_for(created["data"]["invitation_id"]),
             "user_id": user,
             "email": email,
         },

@@ -19,6 +19,7 @@ from contracts.topics import (
     MEMBERSHIP_EVENTS,
     PARTITIONS,
 )
+from services.runtime.kafka_access import KafkaAccess
 from tests.e2e.conftest import System
 from tests.e2e.test_story import register
 
@@ -125,8 +126,8 @@ def rejected_inputs(topic: str) -> list[tuple[str, str, Any]]:
     ]
 
 
-async def dlq_records(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def dlq_records(access: KafkaAccess, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(**access.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     partitions = [TopicPartition(f"{topic}.dlq", p) for p in range(PARTITIONS)]
     consumer.assign(partitions)
@@ -181,7 +182,7 @@ async def test_hostile_input_is_dead_lettered_or_rejected_and_the_next_command_i
     outcome = await events.outcome_of(command_id, timeout=60)
     assert outcome["data"].get("reason") in (None, "not_found"), outcome
 
-    dead = await dlq_records(system.bootstrap, topic)
+    dead = await dlq_records(system.admin, topic)
     ours = {r.value for r in dead if r.key == account.encode()}
     for name, raw in raws:
         assert raw in ours, f"{name} is not in {topic}.dlq"

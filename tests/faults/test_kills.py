@@ -88,7 +88,7 @@ async def test_kill_dash_9_each_service_during_the_run(system: System) -> None:
                 event["accountid"],
                 {
                     "invitation_id": event["data"]["invitation_id"],
-                    "token": event["data"]["accept_token"],
+                    "token": await system.token_for(event["data"]["invitation_id"]),
                     "user_id": f"user-{n}",
                     "email": event["data"]["email"],
                 },

@@ -18,7 +18,7 @@ from services.runtime.settings import ServiceSettings
 
 
 async def main(topic: str, group: str, markers: Path, mode: str) -> None:
-    broker = make_broker(ServiceSettings().kafka_bootstrap_servers, "slow-consumer")
+    broker = make_broker(ServiceSettings().kafka_access(), "slow-consumer")
 
     @broker.subscriber(
         topic, group_id=group, auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLING

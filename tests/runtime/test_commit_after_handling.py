@@ -41,11 +41,11 @@ async def test_a_message_whose_handler_was_killed_is_delivered_again(
     servers: Servers, unique: str, tmp_path: Path
 ) -> None:
     topic, group = f"commit-test.{unique}", f"commit-test-{unique}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap)
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka())
     await producer.start()
     await producer.send_and_wait(topic, b"precious", key=b"acct-1")
     await producer.stop()

@@ -18,12 +18,13 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import CONTENT_TYPE, CloudEvent, RawEnvelope, new_id
 from contracts.messages import MemberDisconnected
 from services.runtime.kafka import make_broker, publish_event
+from services.runtime.kafka_access import KafkaAccess
 from services.runtime.mongo import Document
 from tests.servers import Servers
 
 
-async def _create_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _create_topic(access: KafkaAccess, topic: str) -> None:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
@@ -35,7 +36,7 @@ async def test_cloudevent_round_trip_through_faststream_on_the_real_broker(
     servers: Servers, unique: str
 ) -> None:
     topic = f"smoke.{unique}"
-    await _create_topic(servers.kafka_bootstrap, topic)
+    await _create_topic(servers.kafka, topic)
     event = CloudEvent[MemberDisconnected](
         id=new_id(),
         source="/services/membership",
@@ -51,7 +52,7 @@ async def test_cloudevent_round_trip_through_faststream_on_the_real_broker(
         ),
     )
     received: asyncio.Queue[KafkaMessage] = asyncio.Queue()
-    broker: KafkaBroker = make_broker(servers.kafka_bootstrap, "smoke")
+    broker: KafkaBroker = make_broker(servers.kafka, "smoke")
 
     @broker.subscriber(
         topic, group_id=f"smoke-{unique}", auto_offset_reset="earliest", ack_policy=AckPolicy.ACK

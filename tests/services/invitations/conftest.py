@@ -8,14 +8,44 @@ from typing import Any
 
 import pytest
 
-from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from contracts.topics import (
+    INVITATIONS_COMMANDS,
+    INVITATIONS_EVENTS,
+    INVITATIONS_LINKS,
+    MEMBERSHIP_EVENTS,
+)
 from services.invitations.app import build
 from services.invitations.settings import InvitationsSettings
 from tests.harness import Running, base_settings, running_service
+from tests.kafka_tools import Tap, close_tap, open_tap
 from tests.servers import Servers
 
 
 class Harness(Running):
+    links: Tap | None = None  # invitations.links, the private topic with the raw tokens
+
+    async def outcome(
+        self, type_: str, account: str, data: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any]:
+        """The command's public outcome. For InvitationCreated/Resent, which carry no secret,
+        `data.accept_token` is filled in from the InvitationLinkIssued the same command
+        published on the private topic: the token the invitee's email carries."""
+        event = await super().outcome(type_, account, data, actor)
+        if event["type"] in ("InvitationCreated", "InvitationResent"):
+            assert "accept_token" not in event["data"], "a token on the public topic"
+            event["data"]["accept_token"] = await self.token_of(event)
+        return event
+
+    async def token_of(self, event: dict[str, Any]) -> str:
+        assert self.links is not None
+        issued = await self.links.wait_for(
+            lambda e: (
+                e["causationid"] == event["causationid"]
+                and e["data"]["invitation_id"] == event["data"]["invitation_id"]
+            )
+        )
+        return str(issued[0]["data"]["accept_token"])
+
     async def membership_event(self, type_: str, account: str, data: dict[str, Any]) -> None:
         await self.gateway.send(MEMBERSHIP_EVENTS, type_, account, data)
 
@@ -87,4 +117,8 @@ async def harness(
         INVITATIONS_EVENTS,
         Harness,
     ) as harness:
-        yield harness
+        harness.links = await open_tap(servers.kafka, INVITATIONS_LINKS)
+        try:
+            yield harness
+        finally:
+            await close_tap(harness.links)

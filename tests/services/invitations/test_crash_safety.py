@@ -12,7 +12,12 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import derived_id
-from contracts.topics import INVITATIONS_COMMANDS, INVITATIONS_EVENTS, MEMBERSHIP_EVENTS
+from contracts.topics import (
+    INVITATIONS_COMMANDS,
+    INVITATIONS_EVENTS,
+    INVITATIONS_LINKS,
+    MEMBERSHIP_EVENTS,
+)
 from services.runtime.mongo import Document
 from tests.kafka_tools import Gateway, close_tap, open_tap, position_group_at_end
 from tests.processes import ServiceProcess, free_port
@@ -23,9 +28,7 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
     servers: Servers, unique: str, tmp_path: Path, mongo: AsyncMongoClient[Document]
 ) -> None:
     db, group, account = f"invitations_{unique}", f"invitations-{unique}", f"acct-crash-{unique}"
-    await position_group_at_end(
-        servers.kafka_bootstrap, group, [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS]
-    )
+    await position_group_at_end(servers.kafka, group, [INVITATIONS_COMMANDS, MEMBERSHIP_EVENTS])
     env = {
         "MONGODB_DB": db,
         "KAFKA_GROUP_ID": group,
@@ -33,10 +36,11 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
         "OUTBOX_SWEEP_SECONDS": "1",
         "LOG_LEVEL": "DEBUG",
     }
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka(), acks="all")
     await producer.start()
     gateway = Gateway(producer)
-    events = await open_tap(servers.kafka_bootstrap, INVITATIONS_EVENTS)
+    events = await open_tap(servers.kafka, INVITATIONS_EVENTS)
+    links = await open_tap(servers.kafka, INVITATIONS_LINKS)
     doomed = ServiceProcess(
         "invitations",
         {**env, "FAULT_CRASH_BEFORE_PUBLISH": "InvitationCreated"},
@@ -84,7 +88,10 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
         invitation_id = derived_id(command_id, "invitation")
         stored = await mongo[db]["invitations"].find_one({"_id": invitation_id})
         assert stored is not None, "the document write happened before the crash"
-        assert [e["type"] for e in stored["outbox"]] == ["InvitationCreated"]
+        assert [e["type"] for e in stored["outbox"]] == [
+            "InvitationCreated",
+            "InvitationLinkIssued",
+        ]
         await events.settle(1)
         assert not [e for e in events.envelopes(account) if e["type"] == "InvitationCreated"]
 
@@ -97,7 +104,11 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
         created = [e for e in events.envelopes(account) if e["type"] == "InvitationCreated"]
         assert len(created) == 1
         assert created[0]["id"] == derived_id(command_id, "InvitationCreated")
-        token = published[0]["data"]["accept_token"]
+        assert "accept_token" not in published[0]["data"]  # the public event has no secret
+        await links.settle(1)
+        issued = [e for e in links.envelopes(account) if e["type"] == "InvitationLinkIssued"]
+        assert [e["id"] for e in issued] == [derived_id(command_id, "InvitationLinkIssued")]
+        token = issued[0]["data"]["accept_token"]
         assert token
 
         accept_id = await gateway.send(
@@ -118,6 +129,7 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
         doomed.kill()
         survivor.stop()
         await close_tap(events)
+        await close_tap(links)
         await producer.stop()
 
     logs = doomed.logs() + survivor.logs()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
+from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from services.notifications.app import build
 from services.notifications.settings import NotificationsSettings
 from stack import config, provision
@@ -45,8 +45,11 @@ class NotificationsHarness(Running):
     async def invitation(
         self, account: str, email: str, type_: str = "InvitationCreated", **overrides: Any
     ) -> tuple[str, dict[str, Any]]:
+        """What the invitations service publishes on the private topic with an
+        InvitationCreated (or, with `resend_count` >= 1, an InvitationResent)."""
+        assert (type_ == "InvitationResent") == (overrides.get("resend_count", 0) > 0)
         data = created_data(email, **overrides)
-        event_id = await self.gateway.send(INVITATIONS_EVENTS, type_, account, data)
+        event_id = await self.gateway.send(INVITATIONS_LINKS, "InvitationLinkIssued", account, data)
         return event_id, data
 
     async def result_of(self, cause_id: str) -> dict[str, Any]:
@@ -74,8 +77,8 @@ async def notifications(
         unique,
         lambda clock: build(settings, clock),
         settings.kafka_group_id,
-        [INVITATIONS_EVENTS, MEMBERSHIP_EVENTS],
-        INVITATIONS_EVENTS,
+        [INVITATIONS_LINKS, MEMBERSHIP_EVENTS],
+        INVITATIONS_LINKS,
         NOTIFICATIONS_EVENTS,
         NotificationsHarness,
     ) as harness:

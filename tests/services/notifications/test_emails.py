@@ -109,18 +109,18 @@ async def test_the_same_event_twice_sends_one_email(notifications: Notifications
     await notifications.result_of(cause_id)
     import json
 
-    from contracts.topics import INVITATIONS_EVENTS
+    from contracts.topics import INVITATIONS_LINKS
 
     envelope = {
         "specversion": "1.0",
         "id": cause_id,
         "source": "/services/invitations",
-        "type": "InvitationCreated",
+        "type": "InvitationLinkIssued",
         "time": "2026-11-27T21:04:05.123Z",
         "accountid": account,
         "data": data,
     }
-    await notifications.gateway.send_raw(INVITATIONS_EVENTS, account, json.dumps(envelope).encode())
+    await notifications.gateway.send_raw(INVITATIONS_LINKS, account, json.dumps(envelope).encode())
     await notifications.events.settle(2)
     assert len(await notifications.mailbox.messages_to(to)) == 1
     sent = [e for e in notifications.events.envelopes(account) if e["causationid"] == cause_id]
