@@ -50,7 +50,9 @@ class AcceptInvitation(MessageData):
 # ---- invitations.events -----------------------------------------------------------------
 
 
-class InvitationCreated(MessageData):
+class InvitationDetails(MessageData):
+    """What an invitation says: shared by its public event and its private link."""
+
     invitation_id: InvitationId
     email: EventEmail
     roles: list[Role]
@@ -60,6 +62,10 @@ class InvitationCreated(MessageData):
     inviter_name: str | None = None
     account_name: str
     expires_at: Timestamp
+
+
+class InvitationCreated(InvitationDetails):
+    pass
 
 
 class InvitationResent(InvitationCreated):
@@ -69,19 +75,10 @@ class InvitationResent(InvitationCreated):
 # ---- invitations.links (private: only the notifications principal may read it) ----------
 
 
-class InvitationLinkIssued(MessageData):
+class InvitationLinkIssued(InvitationDetails):
     """A new accept link: its raw token and what the invitation email says. Published with each
     InvitationCreated (resend_count 0) and InvitationResent (a reminder, resend_count >= 1)."""
 
-    invitation_id: InvitationId
-    email: EventEmail
-    roles: list[Role]
-    message: str | None = None
-    invitee_name: str | None = None
-    inviter_id: EntityId
-    inviter_name: str | None = None
-    account_name: str
-    expires_at: Timestamp
     resend_count: int = Field(default=0, ge=0)
     accept_token: str
 

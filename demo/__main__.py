@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
 from stack.__main__ import main as stack_main
 
+# The broker's SCRAM listener is published for the story, which plays the gateway.
+COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
 EVENT_TOPICS = [
     "invitations.events",
     "membership.events",
@@ -47,8 +50,20 @@ def bring_up() -> tuple[KafkaAccess, str, str]:
     """Returns (the gateway's broker access, mailpit web URL, mode)."""
     if docker_answers():
         print("A Docker engine answers: using docker compose (docker-compose.yml).")
-        subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], check=True)
-        return KafkaAccess("localhost:9094"), "http://localhost:8025", "docker"
+        subprocess.run(["scripts/compose-secrets.sh"], check=True, cwd=config.REPO)
+        subprocess.run([*COMPOSE, "up", "-d", "--build", "--wait"], check=True, cwd=config.REPO)
+        secrets = dict(
+            line.split("=", 1) for line in (config.REPO / ".env").read_text().splitlines() if line
+        )
+        gateway = KafkaAccess(
+            "localhost:9094",
+            "SASL_PLAINTEXT",
+            "SCRAM-SHA-512",
+            "gateway",
+            secrets["GATEWAY_KAFKA_PASSWORD"],
+        )
+        os.environ["API_TOKEN"] = secrets.get("API_TOKEN", "")  # the query APIs want it
+        return gateway, "http://localhost:8025", "docker"
     missing = [tool for tool in ("java", "mvn", "go") if shutil.which(tool) is None]
     if missing:
         sys.exit(
@@ -76,7 +91,10 @@ class Story:
         self.account = f"acct-demo-{uuid.uuid4().hex[:6]}"
         self.owner = "user-olive"
         self.seen: list[dict[str, Any]] = []
-        self.http = httpx.AsyncClient(timeout=10)
+        token = os.environ.get("API_TOKEN", "")
+        self.http = httpx.AsyncClient(
+            timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**self.access.aiokafka(), acks="all")
@@ -325,7 +343,7 @@ async def run(access: KafkaAccess, mailpit: str, exit_after: bool) -> None:
 
 def down() -> None:
     if docker_answers():
-        subprocess.run(["docker", "compose", "down"], check=False)
+        subprocess.run([*COMPOSE, "down"], check=False, cwd=config.REPO)
     cfg = config.load()
     processes.stop_all(cfg)
     for name in servers.SERVERS:

@@ -19,7 +19,12 @@ def test_every_channel_names_its_contract_messages() -> None:
     spec = json.loads((DOCS / "invitations.json").read_text())
     assert spec["asyncapi"].startswith("3.")
     topics = {c["bindings"]["kafka"]["topic"] for c in spec["channels"].values()}
-    assert topics == {"invitations.commands", "invitations.events", "membership.events"}
+    assert topics == {
+        "invitations.commands",
+        "invitations.events",
+        "invitations.links",
+        "membership.events",
+    }
     messages = spec["components"]["messages"]
     payloads = {
         ref["$ref"].rsplit("/", 1)[-1] for m in messages.values() for ref in m["payload"]["oneOf"]

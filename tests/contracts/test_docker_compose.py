@@ -68,5 +68,29 @@ def test_the_ferretdb_variant_replaces_mongo_and_gives_every_service_credentials
     assert services["mongo"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in SETTINGS:
         uri = services[name]["environment"]["MONGODB_URI"]
-        assert uri.startswith("mongodb://pro_team:${FERRETDB_PASSWORD:?")
+        assert uri.startswith("mongodb://pro_team:${ROOT_DB_PASSWORD:?")
         assert uri.endswith("@mongo:27017/?authSource=admin")
+
+
+def test_no_broker_or_database_port_is_published_and_each_service_has_its_own_users() -> None:
+    assert "ports" not in COMPOSE["services"]["kafka"]
+    assert "ports" not in COMPOSE["services"]["mongo"]
+    kafka = COMPOSE["services"]["kafka"]["environment"]
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_SUPER_USERS"] == "User:admin"
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    for name in SETTINGS:
+        env = COMPOSE["services"][name]["environment"]
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["KAFKA_SASL_USERNAME"] == name
+        assert env["MONGODB_URI"].startswith(f"mongodb://{name}:")
+        assert env["MONGODB_URI"].endswith(f"@mongo:27017/{name}?authSource={name}")
+
+
+def test_the_compose_acl_script_is_generated_from_the_contract() -> None:
+    from stack.kafka_security import acl_script
+
+    script = (Path(__file__).resolve().parents[2] / "deploy" / "kafka-acls.sh").read_text()
+    assert script == acl_script(), (
+        "run: python -m stack.kafka_security script > deploy/kafka-acls.sh"
+    )

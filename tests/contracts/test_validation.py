@@ -134,8 +134,9 @@ def test_derived_ids_are_deterministic() -> None:
 
 def test_topic_catalogue_has_every_topic_and_its_dlq() -> None:
     topics = all_topics()
-    assert len(topics) == 14 and PARTITIONS == 6
+    assert len(topics) == 16 and PARTITIONS == 6
     assert "access-control.commands.dlq" in topics
+    assert "invitations.links" in topics and "invitations.links.dlq" in topics
     assert set(message_types("invitations.commands")) == {
         "InviteTeamMember",
         "ResendInvitation",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +223,7 @@ async def test_no_accept_token_on_any_topic_the_gateway_or_downstream_may_read(
 
 
 @pytest.fixture
-def refused_process(tmp_path: Path) -> AsyncIterator[list[ServiceProcess]]:
+def refused_process() -> Iterator[list[ServiceProcess]]:
     started: list[ServiceProcess] = []
     yield started
     for process in started:
@@ -249,19 +249,27 @@ async def _readiness(process: ServiceProcess, seconds: float) -> dict[str, Any]:
     return body
 
 
-async def test_a_wrong_password_leaves_the_service_up_and_unready_with_one_log_line(
-    principals: Servers, unique: str, tmp_path: Path, refused_process: list[ServiceProcess]
-) -> None:
-    access = principals.as_principal("membership")
+def _start_as(
+    service: str, access: KafkaAccess, unique: str, tmp: Path, started: list[ServiceProcess]
+) -> ServiceProcess:
     env = {
-        **access.as_principal("membership", "not-the-password").env(),
-        "MONGODB_DB": f"membership_{unique}",
+        **access.env(),
+        "MONGODB_DB": f"{service}_{unique}",
+        "KAFKA_GROUP_ID": f"{access.principal}-{unique}",
         "HTTP_PORT": str(free_port()),
         "RETRY_MAX_BACKOFF_SECONDS": "1",
     }
-    process = ServiceProcess("membership", env, tmp_path / "membership.log")
-    refused_process.append(process)
+    process = ServiceProcess(service, env, tmp / f"{service}.log")
+    started.append(process)
     process.start()
+    return process
+
+
+async def test_a_wrong_password_leaves_the_service_up_and_unready_with_one_log_line(
+    principals: Servers, unique: str, tmp_path: Path, refused_process: list[ServiceProcess]
+) -> None:
+    wrong = principals.kafka.as_principal("membership", "not-the-password")
+    process = _start_as("membership", wrong, unique, tmp_path, refused_process)
     body = await _readiness(process, 8)
     assert "kafka principal 'membership' cannot connect" in body["checks"]["kafka"]
     lines = [line for line in process.logs().splitlines() if "broker not started" in line]
@@ -273,16 +281,8 @@ async def test_a_denied_topic_is_named_and_the_service_stays_unready(
     principals: Servers, unique: str, tmp_path: Path, refused_process: list[ServiceProcess]
 ) -> None:
     # notifications run under the gateway's principal may not read invitations.links
-    env = {
-        **principals.as_principal("gateway").env(),
-        "MONGODB_DB": f"notifications_{unique}",
-        "KAFKA_GROUP_ID": f"gateway-{unique}",
-        "HTTP_PORT": str(free_port()),
-        "RETRY_MAX_BACKOFF_SECONDS": "1",
-    }
-    process = ServiceProcess("notifications", env, tmp_path / "notifications.log")
-    refused_process.append(process)
-    process.start()
+    gateway = principals.as_principal("gateway")
+    process = _start_as("notifications", gateway, unique, tmp_path, refused_process)
     body = await _readiness(process, 6)
     problem = body["checks"]["kafka"]
     assert "kafka principal 'gateway' is not authorised for topic(s)" in problem
