@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -71,7 +72,7 @@ async def kafka_baseline(access: KafkaAccess, n: int) -> float:
 
 
 async def mongo_baseline(uri: str, n: int) -> float:
-    client: AsyncMongoClient[dict] = AsyncMongoClient(uri)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     collection = client[f"bench_baseline_{uuid.uuid4().hex[:8]}"]["docs"]
     start = time.perf_counter()
     for i in range(n):
@@ -144,7 +145,7 @@ async def pipeline(n: int) -> dict[str, list[float] | float]:
         )
         email_tap = system.taps["notifications.events"]
         await email_tap.wait_for(lambda e: e["type"] == "EmailSent", count=n, timeout=60 + n * 0.5)
-        arrival = {}
+        arrival: dict[tuple[str, str], float] = {}
         for tap in (created_tap, email_tap):
             for record in tap.records:
                 event = json.loads(record.value)

@@ -9,6 +9,7 @@ import socket
 import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.runtime.kafka_access import KafkaAccess
 
@@ -61,6 +62,7 @@ class Servers:
     def versions(self) -> str:
         from pymongo import MongoClient
 
+        client: MongoClient[dict[str, Any]]
         with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=3000) as client:
             info = client.admin.command("buildInfo")
         mongo = f"MongoDB {info['version']}"
@@ -141,7 +143,7 @@ def from_local_stack() -> Servers | None:
 
 def from_docker() -> Servers | None:
     try:
-        import docker
+        import docker  # type: ignore[import-untyped]
 
         docker.from_env().ping()
     except Exception:

@@ -1,7 +1,8 @@
 """Subscribe to a topic: parse, dispatch, retry what may pass, dead-letter what never will.
 
-Offsets are committed by FastStream only after `on_record` returned (AckPolicy.ACK), so a
-crash mid-handler means redelivery. `on_record` itself never raises for a bad message: a
+Offsets are committed by FastStream only after `on_record` returned (AckPolicy.NACK_ON_ERROR:
+an exception that escapes means the record is read again, never committed), so a crash
+mid-handler means redelivery. `on_record` itself never raises for a bad message: a
 message that can't succeed goes to the DLQ (or gets a CommandRejected) and the partition moves on.
 """
 

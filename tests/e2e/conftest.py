@@ -115,11 +115,11 @@ async def start_system(
             ServiceProcess(name, {**env, "HTTP_PORT": str(free_port())}, tmp / f"{name}-{i}.log")
             for i in range(instances)
         ]
-    for group in processes.values():
-        for process in group:
+    for copies in processes.values():
+        for process in copies:
             process.start()
-    for group in processes.values():
-        for process in group:
+    for copies in processes.values():
+        for process in copies:
             await process.wait_ready()
     gateway = servers.as_principal("gateway")  # commands in, public events out: nothing else
     producer = AIOKafkaProducer(**gateway.aiokafka(), acks="all")
