@@ -43,6 +43,7 @@ class StackConfig:
     data_dir: Path
     cache_dir: Path
     vendor_dir: Path | None
+    kafka_tls: bool = False  # SASL_SSL with a self-signed certificate instead of SASL_PLAINTEXT
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -104,4 +105,5 @@ def load() -> StackConfig:
         data_dir=Path(os.environ.get("STACK_DATA_DIR", REPO / ".stack")),
         cache_dir=cache,
         vendor_dir=Path(vendor) if vendor else _default_vendor_dir(),
+        kafka_tls=os.environ.get("STACK_KAFKA_TLS", "").lower() in ("1", "true", "yes"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import string
 from dataclasses import asdict, dataclass
 
 from stack.config import StackConfig
@@ -50,13 +51,19 @@ def load(cfg: StackConfig) -> Credentials:
         ) from None
 
 
+def new_password() -> str:
+    """192 random bits, URL-safe, starting with a letter (a leading "-" would be read as an
+    option by the command-line tools that take it, e.g. keytool)."""
+    return secrets.choice(string.ascii_letters) + secrets.token_urlsafe(24)
+
+
 def create(cfg: StackConfig) -> Credentials:
     """New random passwords, written atomically and readable by this user only."""
     creds = Credentials(
-        postgres_admin_password=secrets.token_urlsafe(24),
+        postgres_admin_password=new_password(),
         mongo_user=MONGO_APP_USER,
-        mongo_password=secrets.token_urlsafe(24),
-        kafka={name: secrets.token_urlsafe(24) for name in KAFKA_PRINCIPALS},
+        mongo_password=new_password(),
+        kafka={name: new_password() for name in KAFKA_PRINCIPALS},
     )
     write_private(cfg.credentials_file, json.dumps(asdict(creds), indent=2))
     return creds

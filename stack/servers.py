@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from services.runtime.kafka_access import KafkaAccess
+from services.runtime.kafka_access import KafkaAccess, SecurityProtocol
 from stack import credentials, kafka_security, postgres, provision
 from stack.config import KAFKA_VERSION, REPO, StackConfig
 from stack.credentials import POSTGRES_ADMIN
@@ -67,6 +67,15 @@ def _kafka_properties(cfg: StackConfig) -> Path:
     secret = credentials.load(cfg).kafka[admin]
     plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
     scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    proto = _client_protocol(cfg)
+    tls = [
+        "ssl.keystore.type=PKCS12",
+        f"ssl.keystore.location={_keystore(cfg)}",
+        f"ssl.keystore.password={secret}",
+        "ssl.truststore.type=PKCS12",
+        f"ssl.truststore.location={_keystore(cfg)}",
+        f"ssl.truststore.password={secret}",
+    ]
     credentials.write_private(
         path,
         "\n".join(
@@ -74,20 +83,20 @@ def _kafka_properties(cfg: StackConfig) -> Path:
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{cport}",
-                f"listeners=SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-                f"advertised.listeners=SASL_PLAINTEXT://{host}:{port}",
+                f"listeners={proto}://{host}:{port},CONTROLLER://{host}:{cport}",
+                f"advertised.listeners={proto}://{host}:{port}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,"
-                "SASL_PLAINTEXT:SASL_PLAINTEXT",
-                "inter.broker.listener.name=SASL_PLAINTEXT",
+                f"listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,{proto}:{proto}",
+                f"inter.broker.listener.name={proto}",
+                *(tls if cfg.kafka_tls else []),
                 f"sasl.enabled.mechanisms={KAFKA_MECHANISM}",
                 f"sasl.mechanism.inter.broker.protocol={KAFKA_MECHANISM}",
                 "sasl.mechanism.controller.protocol=PLAIN",
                 "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
                 f"listener.name.controller.plain.sasl.jaas.config={plain} required "
                 f'username="{admin}" password="{secret}" user_{admin}="{secret}";',
-                f"listener.name.sasl_plaintext.sasl.enabled.mechanisms={KAFKA_MECHANISM}",
-                f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram} required "
+                f"listener.name.{proto.lower()}.sasl.enabled.mechanisms={KAFKA_MECHANISM}",
+                f"listener.name.{proto.lower()}.scram-sha-512.sasl.jaas.config={scram} required "
                 f'username="{admin}" password="{secret}";',
                 "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
                 f"super.users=User:{admin}",
@@ -110,6 +119,38 @@ def _kafka_properties(cfg: StackConfig) -> Path:
     return path
 
 
+def _client_protocol(cfg: StackConfig) -> SecurityProtocol:
+    return "SASL_SSL" if cfg.kafka_tls else "SASL_PLAINTEXT"
+
+
+def _keystore(cfg: StackConfig) -> Path:
+    return _kafka_dir(cfg) / "tls" / "broker.p12"
+
+
+def ca_file(cfg: StackConfig) -> Path:
+    """The broker's self-signed certificate (PEM): what TLS clients of the stack trust."""
+    return _kafka_dir(cfg) / "tls" / "ca.pem"
+
+
+def _make_certificate(cfg: StackConfig) -> None:
+    """A self-signed certificate for 127.0.0.1, made with the JDK's keytool (STACK_KAFKA_TLS)."""
+    if _keystore(cfg).exists() and ca_file(cfg).exists():
+        return
+    _keystore(cfg).parent.mkdir(parents=True, exist_ok=True)
+    secret = credentials.load(cfg).kafka[credentials.KAFKA_ADMIN]
+    store = ["-keystore", str(_keystore(cfg)), "-storetype", "PKCS12", "-storepass", secret]
+    key = ["-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3650"]
+    subject = ["-dname", f"CN={cfg.host}", "-ext", f"SAN=ip:{cfg.host}", "-keypass", secret]
+    for args in (
+        ["-genkeypair", *key, *subject, *store],
+        ["-exportcert", "-rfc", "-alias", "broker", "-file", str(ca_file(cfg)), *store],
+    ):
+        result = subprocess.run(["keytool", *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"kafka: keytool {args[0]} failed: {result.stdout}{result.stderr}")
+    _keystore(cfg).chmod(0o600)
+
+
 def _kafka_java(cfg: StackConfig, main: str, *args: str) -> list[str]:
     return [
         "java",
@@ -127,6 +168,8 @@ def _kafka_java(cfg: StackConfig, main: str, *args: str) -> list[str]:
 
 def _kafka_prepare(cfg: StackConfig) -> None:
     _ensure_credentials(cfg)
+    if cfg.kafka_tls:
+        _make_certificate(cfg)
     props = _kafka_properties(cfg)
     if (_kafka_dir(cfg) / "data" / "meta.properties").exists():
         return
@@ -136,7 +179,8 @@ def _kafka_prepare(cfg: StackConfig) -> None:
         for name, password in credentials.load(cfg).kafka.items()
         for arg in ("--add-scram", f"{KAFKA_MECHANISM}=[name={name},password={password}]")
     ]
-    format_args = ["format", "-t", cluster_id, "-c", str(props), *scram_users]
+    # "=" form: a random id may start with "-", which the tool would take for an option
+    format_args = ["format", f"--cluster-id={cluster_id}", "-c", str(props), *scram_users]
     result = subprocess.run(
         _kafka_java(cfg, "kafka.tools.StorageTool", *format_args), capture_output=True, text=True
     )
@@ -152,10 +196,11 @@ def kafka_access(cfg: StackConfig, principal: str = credentials.KAFKA_ADMIN) -> 
     """How `principal` reaches the stack's broker."""
     return KafkaAccess(
         bootstrap_servers=cfg.kafka_bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol=_client_protocol(cfg),
         sasl_mechanism=KAFKA_MECHANISM,
         sasl_username=principal,
         sasl_password=credentials.load(cfg).kafka[principal],
+        ssl_cafile=str(ca_file(cfg)) if cfg.kafka_tls else "",
     )
 
 
@@ -176,7 +221,8 @@ def _kafka_probe(cfg: StackConfig) -> str:
 
     topics = asyncio.run(asyncio.wait_for(metadata(), 8))
     return (
-        f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, SASL {KAFKA_MECHANISM} "
+        f"Apache Kafka {KAFKA_VERSION} (KRaft) on {cfg.kafka_bootstrap}, "
+        f"{_client_protocol(cfg)} {KAFKA_MECHANISM} "
         f"+ ACLs, {topics} topics"
     )
 
