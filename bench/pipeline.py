@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
@@ -157,14 +158,11 @@ async def pipeline(n: int) -> dict[str, list[float] | float]:
         for (event_type, cause), at in arrival.items():
             if event_type == "InvitationCreated" and cause in sent:
                 created_latency.append(at - offset - sent[cause])
-        created_ids = {
-            json.loads(r.value)["id"]: json.loads(r.value)["causationid"]
-            for r in created_tap.records
-            if json.loads(r.value)["type"] == "InvitationCreated"
-        }
+        # an invitation email is caused by the command's InvitationLinkIssued (private topic)
+        link_of = {derived_id(command, "InvitationLinkIssued"): command for command in sent}
         for (event_type, cause), at in arrival.items():
-            if event_type == "EmailSent" and created_ids.get(cause) in sent:
-                command = created_ids[cause]
+            if event_type == "EmailSent" and cause in link_of:
+                command = link_of[cause]
                 email_latency.append(at - offset - sent[command])
                 cause_of_email[command] = at - offset
         for command, email in email_of.items():
