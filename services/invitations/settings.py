@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.invitations.domain import Policy
 from services.runtime.settings import ServiceSettings, load_settings
@@ -22,8 +22,17 @@ class InvitationsSettings(ServiceSettings):
     # the projection to catch up before it is refused (membership.events is another topic).
     projection_grace_seconds: float = Field(default=5.0, ge=0)
     # Fault injection for crash-safety tests: die with SIGKILL after the document write and
-    # before publishing an event of this type. Empty = off. Never set it in production.
+    # before publishing an event of this type. Empty = off; refused unless TEST_MODE is on.
     fault_crash_before_publish: str = ""
+
+    @model_validator(mode="after")
+    def _faults_only_in_test_mode(self) -> InvitationsSettings:
+        if self.fault_crash_before_publish and not self.test_mode:
+            raise ValueError(
+                "FAULT_CRASH_BEFORE_PUBLISH is a test-only setting: it takes effect only with "
+                "TEST_MODE=true"
+            )
+        return self
 
     def policy(self) -> Policy:
         return Policy(

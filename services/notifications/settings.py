@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 
 from services.runtime.settings import ServiceSettings, load_settings
 
@@ -16,7 +18,7 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
-    accept_url_base: str = "http://127.0.0.1:8080"
+    accept_url_base: str = "http://127.0.0.1:8080"  # an absolute http(s) URL
     mail_from: str = "Pro Team <no-reply@example.test>"
     mail_reply_to: str = ""
     product_name: str = "Pro Team"
@@ -25,6 +27,14 @@ class NotificationsSettings(ServiceSettings):
     smtp_retry_max_backoff_seconds: float = Field(default=60.0, gt=0)
     delivery_retry_poll_seconds: float = Field(default=1.0, gt=0)
     send_welcome_email: bool = True
+
+    @field_validator("accept_url_base")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://app.example.com")
+        return value.rstrip("/")
 
     @property
     def message_id_domain(self) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.kafka_access import KafkaAccess, SaslMechanism, SecurityProtocol
 
 S = TypeVar("S", bound="ServiceSettings")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class ServiceSettings(BaseSettings):
@@ -29,11 +30,18 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=0, ge=0, le=65535)
     api_token: SecretStr = SecretStr("")
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    # Test-only switches (fault injection) are refused unless this is on.
+    test_mode: bool = False
     kafka_group_id: str = ""
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     def kafka_access(self) -> KafkaAccess:
         return KafkaAccess(
@@ -58,20 +66,20 @@ def env_names(settings_class: type[ServiceSettings]) -> set[str]:
 
 
 def load_settings(settings_class: type[S]) -> S:
-    """Read the environment; exit with a message naming each bad variable."""
+    """Read the environment; exit with one line per bad variable, naming it and what it takes."""
     try:
         return settings_class()
     except ValidationError as exc:
-        lines = [
-            f"  {str(err['loc'][0]).upper()}: {err['msg']} (got {_shown(err)})"
-            for err in exc.errors()
-        ]
-        sys.exit("invalid settings:\n" + "\n".join(lines))
+        sys.exit("invalid settings:\n" + "\n".join(f"  {describe(err)}" for err in exc.errors()))
 
 
-def _shown(error: Any) -> str:
-    """The rejected value, unless it may be a secret."""
-    name = str(error["loc"][0]).lower()
+def describe(error: Any) -> str:
+    """`NAME: what is wrong (got value)`; the value is left out where it may be a secret, and for
+    checks across settings (their message names the variables)."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    name = str(error["loc"][0])
     if any(word in name for word in ("password", "token", "uri")):
-        return "a value that is not shown"
-    return repr(error.get("input"))
+        return f"{name.upper()}: {message} (got a value that is not shown)"
+    return f"{name.upper()}: {message} (got {error.get('input')!r})"

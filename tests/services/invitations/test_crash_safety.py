@@ -43,7 +43,7 @@ async def test_killed_after_the_write_and_before_the_publish_the_event_is_publis
     links = await open_tap(servers.kafka, INVITATIONS_LINKS)
     doomed = ServiceProcess(
         "invitations",
-        {**env, "FAULT_CRASH_BEFORE_PUBLISH": "InvitationCreated"},
+        {**env, "FAULT_CRASH_BEFORE_PUBLISH": "InvitationCreated", "TEST_MODE": "true"},
         tmp_path / "run1.log",
     )
     survivor = ServiceProcess("invitations", env, tmp_path / "run2.log")
