@@ -14,7 +14,11 @@ from services.runtime.kafka_access import KafkaAccess
 
 async def read(access: KafkaAccess, topics: list[str]) -> list[DeadLetter]:
     """Every record now on the topics, from the oldest kept to the end at the time of the call."""
-    consumer = AIOKafkaConsumer(**access.aiokafka(), enable_auto_commit=False)
+    # "earliest": a purge may move a partition's start while we read; an out-of-range fetch
+    # must then go to the new start, not (aiokafka's default) to the end, skipping records.
+    consumer = AIOKafkaConsumer(
+        **access.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
