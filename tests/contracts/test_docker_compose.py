@@ -94,3 +94,41 @@ def test_the_compose_acl_script_is_generated_from_the_contract() -> None:
     assert script == acl_script(), (
         "run: python -m stack.kafka_security script > deploy/kafka-acls.sh"
     )
+
+
+def test_servers_keep_their_data_restart_and_are_bounded() -> None:
+    services = COMPOSE["services"]
+    assert set(COMPOSE["volumes"]) == {"kafka-data", "mongo-data", "mailpit-data"}
+    assert "kafka-data:/var/lib/kafka/data" in services["kafka"]["volumes"]
+    assert services["kafka"]["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+    assert "mongo-data:/data/db" in services["mongo"]["volumes"]
+    for name in ("kafka", "mongo", "mailpit", *SETTINGS):
+        assert services[name]["restart"] == "unless-stopped", name
+        assert services[name]["mem_limit"], name
+
+
+def test_services_get_longer_to_stop_than_their_graceful_timeout() -> None:
+    from services.runtime.kafka import make_broker
+    from services.runtime.kafka_access import KafkaAccess
+
+    graceful = make_broker(KafkaAccess("127.0.0.1:9"), "probe").config.graceful_timeout
+    assert graceful is not None
+    for name in SETTINGS:
+        grace = COMPOSE["services"][name]["stop_grace_period"]
+        assert grace.endswith("s") and int(grace[:-1]) > graceful
+
+
+def test_the_image_installs_dependencies_in_their_own_layer() -> None:
+    root = Path(__file__).resolve().parents[2]
+    steps = [
+        line.split()[0]
+        for line in (root / "Dockerfile").read_text().splitlines()
+        if line and not line.startswith("#") and not line.startswith(" ")
+    ]
+    dockerfile = (root / "Dockerfile").read_text()
+    # the code is copied after the dependencies were installed
+    assert dockerfile.index("pip install .") < dockerfile.index("COPY services")
+    assert "pip install --no-deps ." in dockerfile
+    assert steps.count("COPY") >= 4
+    ignored = (root / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".stack", ".env", "tests"} <= set(ignored)
