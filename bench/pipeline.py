@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +31,7 @@ from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
+from stack.children import terminate_on_signals
 from tests.e2e.conftest import start_system, stop_system
 from tests.servers import from_environment
 
@@ -210,4 +212,9 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("-n", type=int, default=2000)
-    asyncio.run(main(parser.parse_args().n))
+    n = parser.parse_args().n
+    terminate_on_signals()  # SIGTERM stops the services it started, like Ctrl-C
+    try:
+        asyncio.run(main(n))
+    except KeyboardInterrupt as stopped:
+        sys.exit(f"interrupted ({stopped}); its services were stopped")

@@ -29,6 +29,7 @@ from demo.processes import SERVICES
 from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
 from stack.__main__ import main as stack_main
+from stack.children import terminate_on_signals
 
 # The broker's SCRAM listener is published for the story, which plays the gateway.
 COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
@@ -359,6 +360,7 @@ def main() -> None:
     if args.action == "down":
         down()
         return
+    terminate_on_signals()  # SIGTERM/SIGHUP stop the demo's services like Ctrl-C does
     try:
         access, mailpit, _mode = bring_up()
         asyncio.run(run(access, mailpit, args.exit))
