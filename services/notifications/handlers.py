@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from services.notifications.store import FAILED, PENDING, SENT, DeliveryStore
 from services.runtime.clock import Clock
 from services.runtime.documents import VersionConflict
 from services.runtime.inbound import Parsed
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, is_transient
 from services.runtime.outbox import Outbox, outbox_entry
 
 log = logging.getLogger(__name__)
@@ -196,10 +197,23 @@ class NotificationHandlers:
                 )
             return
         entry = self._result({**doc, "attempts": attempts})
-        written = await self.store.save(
-            doc, {"status": SENT, "attempts": attempts, "sent_at": self.clock.now()}, [entry]
-        )
+        sent = {"status": SENT, "attempts": attempts, "sent_at": self.clock.now()}
+        written = await self._record_after_sending(lambda: self.store.save(doc, sent, [entry]))
         await self.outbox.flush(self.store.deliveries, written)
+
+    async def _record_after_sending(self, save: Callable[[], Awaitable[Document]]) -> Document:
+        """The email has left: record that however long the database takes to come back. Giving
+        up here would let a later attempt email the person a second time."""
+        delay = self.settings.smtp_retry_base_seconds
+        while True:
+            try:
+                return await save()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("email sent, not recorded yet (will retry): %r", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.smtp_retry_max_backoff_seconds)
 
     async def retry_due(self) -> int:
         retried = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -262,3 +263,33 @@ async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_le
     await handlers.retry_due()
     assert len(await notifications.mailbox.wait_for(to)) == 1
     assert (await store.get("orphaned-cause"))["status"] == "sent"
+
+
+async def test_a_database_outage_after_the_send_does_not_send_twice(
+    notifications: NotificationsHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between SMTP's 250 and the delivery record (an outage test found
+    it): the record is retried, not the send, and the email goes out once."""
+    from pymongo.errors import AutoReconnect
+
+    store = notifications.service.store
+    real_save = store.save
+    failures = {"left": 3}
+
+    async def save_while_the_database_is_down(*args: object, **kwargs: object) -> object:
+        changes = args[1] if len(args) > 1 else kwargs.get("changes")
+        if isinstance(changes, dict) and changes.get("status") == "sent" and failures["left"]:
+            failures["left"] -= 1
+            raise AutoReconnect("connection refused (the database is restarting)")
+        return await real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "save", save_while_the_database_is_down)
+    to = f"outage-{notifications.unique}@example.com"
+    cause_id, _ = await notifications.invitation(notifications.account(), to)
+    assert (await notifications.result_of(cause_id))["type"] == "EmailSent"
+    assert failures["left"] == 0
+    notifications.clock.advance(timedelta(minutes=10))  # past any lease: a retry would resend
+    await notifications.service.handlers.retry_due()
+    await notifications.events.settle(2)
+    assert len(await notifications.mailbox.messages_to(to)) == 1
+    assert (await store.get(cause_id) or {})["status"] == "sent"
