@@ -16,9 +16,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 
 from contracts.topics import ACCESS, Access, dlq_topic
+from services.runtime.kafka_access import KafkaAccess, SaslMechanism
 
 ADMIN = "admin"
-MECHANISM: Final = "SCRAM-SHA-512"
+MECHANISM: Final[SaslMechanism] = "SCRAM-SHA-512"
 
 # Kafka's wire enums (org.apache.kafka.common.acl / resource).
 TOPIC, GROUP, CLUSTER = 2, 3, 4
@@ -92,9 +93,11 @@ async def apply(admin: AIOKafkaAdminClient) -> int:
     return len(missing)
 
 
-def apply_sync(admin_factory: type[AIOKafkaAdminClient], **client: object) -> int:
+def apply_sync(access: KafkaAccess) -> int:
+    """`apply` through an admin client of `access` (a super user's)."""
+
     async def run() -> int:
-        admin = admin_factory(**client)
+        admin = AIOKafkaAdminClient(**access.aiokafka())
         await admin.start()
         try:
             return await apply(admin)

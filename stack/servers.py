@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
 from services.runtime.kafka_access import KafkaAccess, SecurityProtocol
@@ -25,7 +25,7 @@ from stack import credentials, kafka_security, postgres, provision
 from stack.config import KAFKA_VERSION, REPO, StackConfig
 from stack.credentials import POSTGRES_ADMIN
 
-KAFKA_MECHANISM: Final = "SCRAM-SHA-512"
+KAFKA_MECHANISM = kafka_security.MECHANISM
 
 
 def _nothing(cfg: StackConfig) -> None:
@@ -228,10 +228,8 @@ def _kafka_probe(cfg: StackConfig) -> str:
 
 
 def _kafka_ready(cfg: StackConfig) -> None:
-    """Every principal's ACLs exist (idempotent), then every topic of the contract."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    kafka_security.apply_sync(AIOKafkaAdminClient, **kafka_access(cfg).aiokafka())
+    """Every principal's ACLs exist (idempotent); `stack up` then creates the topics."""
+    kafka_security.apply_sync(kafka_access(cfg))
 
 
 # ---- PostgreSQL + DocumentDB ----------------------------------------------------------------
