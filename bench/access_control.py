@@ -25,6 +25,7 @@ from services.access_control.app import build
 from services.access_control.repair import recompute
 from services.access_control.settings import AccessControlSettings
 from services.runtime.http import Request
+from services.runtime.inbound import Parsed
 
 CLIENT_CHANGE = "one client's tags (incremental)"
 MEMBER_CHANGE = "one member's tags (incremental)"
@@ -58,11 +59,14 @@ def pct(samples: list[float], q: float) -> float:
 async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     settings = AccessControlSettings(mongodb_db=f"bench_access_{uuid.uuid4().hex[:8]}")
     service = build(settings)
-    store, handlers = service.store, service.handlers
+    store, dispatch = service.store, service.dispatch
+    broker, mongo = service.runtime.broker, service.runtime.mongo
+    assert broker is not None and mongo is not None
+    db = mongo[settings.database_name("access_control")]
     account = "acct-bench"
-    await service.runtime.broker.connect()
+    await broker.connect()
     print(f"setting up {clients} clients, {members} members, {tags} tags ...", flush=True)
-    await store.clients.insert_many(
+    await db["clients"].insert_many(
         [
             {
                 "_id": f"{account}|c{i:05d}",
@@ -76,7 +80,7 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
             for i in range(clients)
         ]
     )
-    await store.members.insert_many(
+    await db["members"].insert_many(
         [
             {
                 "_id": f"{account}|m{m:03d}",
@@ -92,23 +96,19 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
         ]
     )
     half = [f"t{k}" for k in range(tags // 2)]
-    await store.members.update_one({"_id": f"{account}|m199"}, {"$set": {"tags": half}})
+    await db["members"].update_one({"_id": f"{account}|m199"}, {"$set": {"tags": half}})
 
     flip = [0]
 
     async def client_change() -> None:
         flip[0] += 1
         data = SetClientSecurityTags(client_id="c00042", security_tags=[f"t{flip[0] % tags}"])
-        await handlers.set_client_tags(
-            command(account, "SetClientSecurityTags", data.model_dump()), data
-        )
+        await dispatch(Parsed(command(account, "SetClientSecurityTags", data.model_dump()), data))
 
     async def member_change() -> None:
         flip[0] += 1
         data = SetMemberSecurityTags(member_id="m150", security_tags=[f"t{flip[0] % tags}", "t1"])
-        await handlers.set_member_tags(
-            command(account, "SetMemberSecurityTags", data.model_dump()), data
-        )
+        await dispatch(Parsed(command(account, "SetMemberSecurityTags", data.model_dump()), data))
 
     async def full() -> None:
         await recompute(store, account)
@@ -127,7 +127,8 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
 
     async def plain_page() -> None:
         await (
-            store.clients.find({"account_id": account})
+            db["clients"]
+            .find({"account_id": account})
             .sort("client_id", 1)
             .limit(100)
             .to_list(None)
@@ -162,9 +163,9 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
             results["plain full-page read of 100"], q
         )
         print(f"  query page / plain page read (p{int(q * 100)})   = {ratio:6.2f}x  (goal <= 1.5x)")
-    await service.runtime.broker.stop()
-    await service.runtime.mongo.drop_database(settings.mongodb_db)
-    await service.runtime.mongo.close()
+    await broker.stop()
+    await mongo.drop_database(settings.mongodb_db)
+    await mongo.close()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import re
 
 from contracts.common import ID_PATTERN
 from services.access_control import visibility
-from services.access_control.store import AccessStore, client_facts, member_facts
+from services.access_control.store import AccessStore, key
 from services.runtime.http import Request, Response, Route, route
 
 _ID = re.compile(ID_PATTERN)
@@ -28,15 +28,11 @@ class VisibilityApi:
         if not 1 <= limit <= MAX_LIMIT:
             return Response.error(400, f"limit must be between 1 and {MAX_LIMIT}")
         after = request.query.get("after") or None
-        doc = await self.store.member(account, member_id)
-        if doc is None:
+        member = await self.store.members.get(key(account, member_id))
+        if member is None:
             return Response.error(404, f"no member {member_id} in {account}")
-        member = member_facts(doc, member_id)
-        clients: list[str] = []
-        if member.active:
-            sees_all = bool(member.roles & visibility.SEE_ALL_ROLES) or not member.tags
-            tags = None if sees_all else member.tags
-            clients = await self.store.page_of_clients(account, tags, after, limit + 1)
+        scope = visibility.scope(member.facts)
+        clients = await self.store.page_of_clients(account, scope, after, limit + 1)
         page, more = clients[:limit], len(clients) > limit
         return Response(
             200, {"member_id": member_id, "clients": page, "next": page[-1] if more else None}
@@ -51,11 +47,12 @@ class VisibilityApi:
         )
         if not all(_ID.match(v) for v in (account, member_id, client_id)):
             return Response.error(404, "no such member or client")
-        doc = await self.store.member(account, member_id)
-        if doc is None:
+        member = await self.store.members.get(key(account, member_id))
+        if member is None:
             return Response.error(404, f"no member {member_id} in {account}")
-        client = client_facts(await self.store.client(account, client_id))
-        seen = client is not None and visibility.sees(member_facts(doc, member_id), client)
+        client = await self.store.clients.get(key(account, client_id))
+        facts = None if client is None else client.facts
+        seen = facts is not None and visibility.sees(member.facts, facts)
         return Response(200, {"visible": seen})
 
     def routes(self) -> list[Route]:

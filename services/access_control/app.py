@@ -9,6 +9,8 @@ from services.access_control.api import VisibilityApi
 from services.access_control.handlers import AccessHandlers
 from services.access_control.settings import AccessControlSettings
 from services.access_control.store import AccessStore
+from services.runtime.clock import Clock
+from services.runtime.dispatch import Dispatch
 from services.runtime.service import Runtime, create_runtime
 
 
@@ -17,30 +19,35 @@ class AccessControlService:
     runtime: Runtime
     handlers: AccessHandlers
     store: AccessStore
+    dispatch: Dispatch
 
 
-def build(settings: AccessControlSettings) -> AccessControlService:
-    runtime = create_runtime("access_control", settings)
-    store = AccessStore(runtime.db)
-    handlers = AccessHandlers(
-        store, runtime.outbox, runtime.source, settings.projection_grace_seconds
+def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlService:
+    store = AccessStore(runtime)
+    handlers = AccessHandlers(store, runtime.clock, settings.projection_grace_seconds)
+    # Commands and membership events of one account arrive on two topics; their diffs are
+    # computed from each other's facts, so they take turns per account.
+    dispatch = handlers.register_all(
+        runtime.dispatch(ACCESS_CONTROL_EVENTS, one_account_at_a_time=True)
     )
-    runtime.outbox_collections.extend([store.members, store.clients])
     runtime.consume(
         ACCESS_CONTROL_COMMANDS,
-        handlers.on_command,
+        dispatch,
         rejections=runtime.rejections(ACCESS_CONTROL_EVENTS),
         description="Clients and security tags of clients and members.",
     )
     runtime.consume(
         MEMBERSHIP_EVENTS,
-        handlers.on_membership_event,
+        dispatch,
         description="Members' status and roles, which decide what they see.",
     )
     runtime.publishes(
         ACCESS_CONTROL_EVENTS,
         "ClientVisibilityChanged (granted/revoked client ids per member) and CommandRejected.",
     )
-    runtime.startup.append(store.create_indexes)
     runtime.routes.extend(VisibilityApi(store).routes())
-    return AccessControlService(runtime, handlers, store)
+    return AccessControlService(runtime, handlers, store, dispatch)
+
+
+def build(settings: AccessControlSettings, clock: Clock | None = None) -> AccessControlService:
+    return wire(create_runtime("access_control", settings, clock), settings)

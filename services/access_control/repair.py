@@ -18,8 +18,8 @@ from contracts.topics import ACCESS_CONTROL_EVENTS, SOURCES
 from services.access_control import visibility
 from services.access_control.settings import load
 from services.access_control.store import AccessStore
-from services.runtime.kafka import make_broker, publish_event
-from services.runtime.mongo import make_client
+from services.runtime.kafka import publish_event
+from services.runtime.service import create_runtime
 
 
 async def recompute(store: AccessStore, account_id: str) -> dict[str, set[str]]:
@@ -51,21 +51,23 @@ def level_set(
 
 async def main(account_id: str, publish: bool) -> None:
     settings = load()
-    mongo = make_client(settings.mongodb_uri.get_secret_value())
-    store = AccessStore(mongo[settings.database_name("access_control")])
+    runtime = create_runtime("access_control", settings)
+    store = AccessStore(runtime)
     visible = await recompute(store, account_id)
     for member_id in sorted(visible):
         print(f"{member_id}: sees {len(visible[member_id])} clients")
     if publish:
         all_clients = {c.client_id for c in await store.all_clients(account_id)}
-        broker = make_broker(settings.kafka_access(), "access-control-repair")
+        broker = runtime.broker
+        assert broker is not None
         async with broker:
             await broker.connect()
             events = level_set(account_id, visible, all_clients, new_id())
             for event in events:
                 await publish_event(broker, ACCESS_CONTROL_EVENTS, event)
         print(f"published {len(events)} ClientVisibilityChanged events")
-    await mongo.close()
+    assert runtime.mongo is not None
+    await runtime.mongo.close()
 
 
 if __name__ == "__main__":

@@ -1,102 +1,105 @@
-"""The access_control service's MongoDB: members (roles, status, tags) and clients (tags)."""
+"""How access_control's aggregates are stored: members (roles, status, tags) and clients."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-
-from services.access_control.visibility import ClientFacts, MemberFacts
-from services.runtime.documents import (
-    VersionConflict,
-    insert_new,
-    remember_command,
-    replace_versioned,
-)
-from services.runtime.mongo import Document
+from services.access_control.domain import Client, MemberAccess
+from services.access_control.visibility import ClientFacts, MemberFacts, Scope, fold
+from services.runtime.authorisation import TeamMember
+from services.runtime.collection import Document, Index
+from services.runtime.service import Runtime
+from services.runtime.unit_of_work import Repository
 
 LIVE_CLIENTS = {"removed": False}
 
 
-def member_facts(doc: Document | None, member_id: str) -> MemberFacts:
-    if doc is None:
-        return MemberFacts(member_id)
-    return MemberFacts(
-        member_id=member_id,
-        active=doc.get("status") == "active",
-        roles=frozenset(doc.get("roles", [])),
-        tags=frozenset(doc.get("tags", [])),
-    )
+def key(account_id: str, entity_id: str) -> str:
+    return f"{account_id}|{entity_id}"
 
 
-def client_facts(doc: Document | None) -> ClientFacts | None:
-    if doc is None or doc.get("removed"):
-        return None
-    return ClientFacts(doc["client_id"], frozenset(doc.get("tags", [])))
+class MemberCodec:
+    def key(self, state: MemberAccess) -> str:
+        return key(state.account_id, state.member_id)
+
+    def encode(self, state: MemberAccess) -> Document:
+        doc = asdict(state)
+        doc["roles"] = list(state.roles)
+        doc["security_tags"] = list(state.security_tags)
+        doc["tags"] = sorted(fold(state.security_tags))  # what the API's query matches
+        return doc
+
+    def decode(self, doc: Document) -> MemberAccess:
+        return MemberAccess(
+            doc["account_id"],
+            doc["member_id"],
+            doc.get("status"),
+            tuple(doc.get("roles", [])),
+            _tags(doc),
+        )
+
+
+class ClientCodec:
+    def key(self, state: Client) -> str:
+        return key(state.account_id, state.client_id)
+
+    def encode(self, state: Client) -> Document:
+        doc = asdict(state)
+        doc["security_tags"] = list(state.security_tags)
+        doc["tags"] = sorted(fold(state.security_tags))
+        return doc
+
+    def decode(self, doc: Document) -> Client:
+        return Client(
+            doc["account_id"],
+            doc["client_id"],
+            _tags(doc),
+            bool(doc.get("removed", False)),
+        )
 
 
 class AccessStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.members: AsyncCollection[Document] = db["members"]
-        self.clients: AsyncCollection[Document] = db["clients"]
+    def __init__(self, runtime: Runtime) -> None:
+        self.members = Repository(
+            runtime.collection("members", Index(("account_id",))), MemberCodec()
+        )
+        self.clients = Repository(
+            runtime.collection("clients", Index(("account_id", "client_id"))), ClientCodec()
+        )
 
-    async def create_indexes(self) -> None:
-        await self.members.create_index([("account_id", ASCENDING)])
-        await self.clients.create_index([("account_id", ASCENDING), ("client_id", ASCENDING)])
-
-    async def member(self, account_id: str, member_id: str | None) -> Document | None:
-        if not member_id:
-            return None
-        return await self.members.find_one({"_id": f"{account_id}|{member_id}"})
+    async def member(self, account_id: str, member_id: str) -> Document | None:
+        """The member's document as stored (operators and tests)."""
+        return await self.members.collection.get(key(account_id, member_id))
 
     async def client(self, account_id: str, client_id: str) -> Document | None:
-        return await self.clients.find_one({"_id": f"{account_id}|{client_id}"})
+        return await self.clients.collection.get(key(account_id, client_id))
+
+    async def team_member(self, account_id: str, member_id: str) -> TeamMember | None:
+        member = await self.members.get(key(account_id, member_id))
+        return None if member is None else member.as_team_member()
 
     async def all_members(self, account_id: str) -> list[MemberFacts]:
-        cursor = self.members.find(
-            {"account_id": account_id}, {"member_id": 1, "status": 1, "roles": 1, "tags": 1}
-        )
-        return [member_facts(doc, doc["member_id"]) for doc in await cursor.to_list(None)]
+        return [m.facts for m in await self.members.find({"account_id": account_id})]
 
     async def all_clients(self, account_id: str) -> list[ClientFacts]:
-        cursor = self.clients.find(
-            {"account_id": account_id, **LIVE_CLIENTS}, {"client_id": 1, "tags": 1}
-        )
-        return [
-            ClientFacts(d["client_id"], frozenset(d.get("tags", [])))
-            for d in await cursor.to_list(None)
-        ]
+        clients = await self.clients.find({"account_id": account_id, **LIVE_CLIENTS})
+        return [facts for client in clients if (facts := client.facts) is not None]
 
     async def page_of_clients(
-        self, account_id: str, tags: frozenset[str] | None, after: str | None, limit: int
+        self, account_id: str, scope: Scope, after: str | None, limit: int
     ) -> list[str]:
-        """Client ids in order after `after`; only those carrying one of `tags` unless None."""
-        query: dict[str, Any] = {"account_id": account_id, **LIVE_CLIENTS}
+        """Ids of the clients in `scope`, in order, after `after`."""
+        if scope.nothing:
+            return []
+        where: Document = {"account_id": account_id, **LIVE_CLIENTS}
         if after:
-            query["client_id"] = {"$gt": after}
-        if tags is not None:
-            query["tags"] = {"$in": sorted(tags)}
-        cursor = (
-            self.clients.find(query, {"client_id": 1}).sort("client_id", ASCENDING).limit(limit)
-        )
-        return [doc["client_id"] for doc in await cursor.to_list(None)]
+            where["client_id"] = {"$gt": after}
+        if not scope.everything:
+            where["tags"] = {"$in": sorted(scope.tags)}
+        docs = await self.clients.collection.find(where, sort="client_id", limit=limit)
+        return [doc["client_id"] for doc in docs]
 
-    async def save(
-        self,
-        collection: AsyncCollection[Document],
-        current: Document | None,
-        new_fields: Document,
-        command_id: str | None,
-        outbox: list[Document],
-    ) -> Document:
-        doc = {**(current or {}), **new_fields}
-        doc["outbox"] = [*(current or {}).get("outbox", []), *outbox]
-        if command_id:
-            remember_command(doc, command_id)
-        if current is None:
-            if not await insert_new(collection, doc):
-                raise VersionConflict(doc["_id"])
-            return doc
-        return await replace_versioned(collection, doc)
+
+def _tags(doc: Document) -> tuple[str, ...]:
+    """The tags as given (documents written before `security_tags` have only the folded ones)."""
+    return tuple(str(tag) for tag in doc.get("security_tags", doc.get("tags")) or ())

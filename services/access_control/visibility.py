@@ -35,12 +35,33 @@ class ClientFacts:
     tags: frozenset[str] = frozenset()  # folded
 
 
-def sees(member: MemberFacts, client: ClientFacts) -> bool:
+@dataclass(frozen=True)
+class Scope:
+    """The clients a member sees: all of them, or those carrying one of `tags` (none when
+    `tags` is empty and `everything` is False). The incremental diffs and the API's query
+    both read the rule from here."""
+
+    everything: bool
+    tags: frozenset[str] = frozenset()
+
+    def includes(self, client: ClientFacts) -> bool:
+        return self.everything or bool(self.tags & client.tags)
+
+    @property
+    def nothing(self) -> bool:
+        return not self.everything and not self.tags
+
+
+def scope(member: MemberFacts) -> Scope:
     if not member.active:
-        return False
+        return Scope(everything=False)
     if member.roles & SEE_ALL_ROLES or not member.tags:
-        return True
-    return bool(member.tags & client.tags)
+        return Scope(everything=True)
+    return Scope(everything=False, tags=member.tags)
+
+
+def sees(member: MemberFacts, client: ClientFacts) -> bool:
+    return scope(member).includes(client)
 
 
 def visible_clients(member: MemberFacts, clients: Iterable[ClientFacts]) -> set[str]:

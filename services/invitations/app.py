@@ -15,10 +15,12 @@ from contracts.topics import (
     MEMBERSHIP_EVENTS,
 )
 from services.invitations.handlers import InvitationHandlers
+from services.invitations.links import AcceptLinks
 from services.invitations.settings import InvitationsSettings
 from services.invitations.store import InvitationStore
-from services.runtime.clock import Clock, SystemClock
-from services.runtime.mongo import Document
+from services.runtime.clock import Clock
+from services.runtime.collection import Document
+from services.runtime.dispatch import Dispatch
 from services.runtime.service import Runtime, create_runtime
 
 log = logging.getLogger(__name__)
@@ -29,32 +31,34 @@ class InvitationsService:
     runtime: Runtime
     handlers: InvitationHandlers
     store: InvitationStore
+    dispatch: Dispatch
 
 
-def build(settings: InvitationsSettings, clock: Clock | None = None) -> InvitationsService:
-    runtime = create_runtime("invitations", settings)
-    store = InvitationStore(runtime.db)
+def wire(runtime: Runtime, settings: InvitationsSettings) -> InvitationsService:
+    store = InvitationStore(runtime)
+    links = AcceptLinks(runtime.clock)
+    dispatch = runtime.dispatch(INVITATIONS_EVENTS)
     handlers = InvitationHandlers(
         store,
-        runtime.outbox,
+        dispatch.unit_of_work,
+        links,
         settings.policy(),
-        clock or SystemClock(),
-        runtime.source,
+        runtime.clock,
         settings.projection_grace_seconds,
     )
-    runtime.outbox.render = handlers.render_outbox_entry
-    runtime.outbox_collections.append(store.invitations)
+    handlers.register_all(dispatch)
+    runtime.outbox.render = links.render
     if settings.fault_crash_before_publish:
         runtime.outbox.before_publish = _crash_before(settings.fault_crash_before_publish)
     runtime.consume(
         INVITATIONS_COMMANDS,
-        handlers.on_command,
+        dispatch,
         rejections=runtime.rejections(INVITATIONS_EVENTS),
         description="Invite, resend, revoke and accept team invitations.",
     )
     runtime.consume(
         MEMBERSHIP_EVENTS,
-        handlers.on_membership_event,
+        dispatch,
         description="Projection of accounts and members, for authorisation and already_member.",
     )
     runtime.publishes(
@@ -65,9 +69,12 @@ def build(settings: InvitationsSettings, clock: Clock | None = None) -> Invitati
         INVITATIONS_LINKS,
         "InvitationLinkIssued: raw accept tokens, readable by the notifications principal only.",
     )
-    runtime.startup.append(store.create_indexes)
     runtime.background.append(lambda: handlers.run_expiry_sweeper(settings.expiry_sweep_seconds))
-    return InvitationsService(runtime, handlers, store)
+    return InvitationsService(runtime, handlers, store, dispatch)
+
+
+def build(settings: InvitationsSettings, clock: Clock | None = None) -> InvitationsService:
+    return wire(create_runtime("invitations", settings, clock), settings)
 
 
 def _crash_before(event_type: str) -> Callable[[Document], Awaitable[None]]:

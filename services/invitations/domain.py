@@ -1,7 +1,7 @@
 """The invitation lifecycle as pure rules: no I/O, no clock of its own, no randomness.
 
 Each `decide_*` function takes the current state and a command and either raises `Refusal`
-or returns the new state with the event it causes.
+or returns the new state with the event it causes. Who may act is `authorisation.require`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,8 @@ from contracts.messages import (
     InvitationRevoked,
     InviteTeamMember,
 )
-
-
-class Refusal(Exception):
-    def __init__(self, reason: RejectionReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
+from services.runtime.authorisation import Permission, TeamMember, require
+from services.runtime.rules import Refusal
 
 
 class Status(StrEnum):
@@ -48,20 +43,9 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Actor:
-    """What the invitations service knows of a user in an account (from membership.events)."""
-
-    user_id: str
-    roles: frozenset[Role]
-    active: bool
-
-    @property
-    def manages_team(self) -> bool:
-        return self.active and bool(self.roles & {Role.OWNER, Role.ADMINISTRATOR})
-
-
-@dataclass(frozen=True)
 class Link:
+    """An accept link as stored: only the hash of its token (see links.AcceptLinks)."""
+
     token_hash: str
     issued_at: datetime
 
@@ -106,14 +90,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _require_manager(actor: Actor | None) -> None:
-    if actor is None or not actor.manages_team:
-        raise Refusal(
-            RejectionReason.FORBIDDEN,
-            "only an active owner or administrator of the account may do this",
-        )
-
-
 def _created_data(inv: Invitation) -> dict[str, object]:
     return {
         "invitation_id": inv.id,
@@ -133,7 +109,7 @@ def decide_invite(
     invitation_id: str,
     account_id: str,
     command: InviteTeamMember,
-    actor: Actor | None,
+    actor: TeamMember | None,
     account_name: str,
     is_active_member: bool,
     pending: Invitation | None,
@@ -142,8 +118,7 @@ def decide_invite(
     now: datetime,
     policy: Policy,
 ) -> tuple[Invitation, InvitationCreated]:
-    _require_manager(actor)
-    assert actor is not None
+    manager = require(actor, Permission.MANAGE_TEAM)
     if command.message is not None and len(command.message) > policy.max_message_chars:
         raise Refusal(
             RejectionReason.INVALID,
@@ -169,7 +144,7 @@ def decide_invite(
         roles=tuple(command.roles),
         message=command.message,
         invitee_name=command.invitee_name,
-        inviter_id=actor.user_id,
+        inviter_id=manager.member_id,
         inviter_name=command.inviter_name,
         status=Status.PENDING,
         created_at=now,
@@ -188,16 +163,24 @@ def _require_open(inv: Invitation, now: datetime) -> None:
         raise Refusal(RejectionReason.REVOKED, "the invitation was revoked")
 
 
+def _require_found(inv: Invitation | None, invitation_id: str) -> Invitation:
+    if inv is None:
+        raise Refusal(RejectionReason.NOT_FOUND, f"no invitation {invitation_id} here")
+    return inv
+
+
 def decide_resend(
     *,
-    inv: Invitation,
-    actor: Actor | None,
+    inv: Invitation | None,
+    actor: TeamMember | None,
     other_pending: Invitation | None,
     token_hash: str,
     now: datetime,
     policy: Policy,
+    invitation_id: str = "",
 ) -> tuple[Invitation, InvitationResent]:
-    _require_manager(actor)
+    require(actor, Permission.MANAGE_TEAM)
+    inv = _require_found(inv, invitation_id)
     _require_open(inv, now)
     if now < inv.last_sent_at + policy.resend_interval:
         raise Refusal(
@@ -228,14 +211,14 @@ def decide_resend(
 
 
 def decide_revoke(
-    *, inv: Invitation, actor: Actor | None, now: datetime
+    *, inv: Invitation | None, actor: TeamMember | None, now: datetime, invitation_id: str = ""
 ) -> tuple[Invitation, InvitationRevoked]:
-    _require_manager(actor)
-    assert actor is not None
+    manager = require(actor, Permission.MANAGE_TEAM)
+    inv = _require_found(inv, invitation_id)
     _require_open(inv, now)
-    revoked = replace(inv, status=Status.REVOKED, revoked_by=actor.user_id)
+    revoked = replace(inv, status=Status.REVOKED, revoked_by=manager.member_id)
     return revoked, InvitationRevoked(
-        invitation_id=inv.id, email=inv.email, revoked_by=actor.user_id
+        invitation_id=inv.id, email=inv.email, revoked_by=manager.member_id
     )
 
 

@@ -8,7 +8,8 @@ from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_COMMANDS, MEMBERSHIP
 from services.membership.api import UsersPage
 from services.membership.handlers import MembershipHandlers
 from services.membership.store import MembershipStore
-from services.runtime.clock import Clock, SystemClock
+from services.runtime.clock import Clock
+from services.runtime.dispatch import Dispatch
 from services.runtime.service import Runtime, create_runtime
 from services.runtime.settings import ServiceSettings
 
@@ -18,28 +19,31 @@ class MembershipService:
     runtime: Runtime
     handlers: MembershipHandlers
     store: MembershipStore
+    dispatch: Dispatch
 
 
-def build(settings: ServiceSettings, clock: Clock | None = None) -> MembershipService:
-    runtime = create_runtime("membership", settings)
-    store = MembershipStore(runtime.db)
-    handlers = MembershipHandlers(store, runtime.outbox, clock or SystemClock(), runtime.source)
-    runtime.outbox_collections.extend([store.accounts, store.people])
+def wire(runtime: Runtime) -> MembershipService:
+    store = MembershipStore(runtime)
+    handlers = MembershipHandlers(store, runtime.clock)
+    dispatch = handlers.register_all(runtime.dispatch(MEMBERSHIP_EVENTS))
     runtime.consume(
         MEMBERSHIP_COMMANDS,
-        handlers.on_command,
+        dispatch,
         rejections=runtime.rejections(MEMBERSHIP_EVENTS),
         description="Register Pro accounts, disconnect members, change their roles.",
     )
     runtime.consume(
         INVITATIONS_EVENTS,
-        handlers.on_invitation_event,
+        dispatch,
         description="Pending rows for invitations; acceptance makes an active member.",
     )
     runtime.publishes(
         MEMBERSHIP_EVENTS,
         "Accounts and members: registered, joined, roles changed, disconnected; CommandRejected.",
     )
-    runtime.startup.append(store.create_indexes)
     runtime.routes.extend(UsersPage(store).routes())
-    return MembershipService(runtime, handlers, store)
+    return MembershipService(runtime, handlers, store, dispatch)
+
+
+def build(settings: ServiceSettings, clock: Clock | None = None) -> MembershipService:
+    return wire(create_runtime("membership", settings, clock))

@@ -20,14 +20,11 @@ from contracts.messages import (
     MemberDisconnected,
     MemberJoined,
     MemberRolesChanged,
+    ProAccountRegistered,
+    RegisterProAccount,
 )
-
-
-class Refusal(Exception):
-    def __init__(self, reason: RejectionReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
+from services.runtime.authorisation import Permission, TeamMember, require
+from services.runtime.rules import REMOVED, Emit, Event, Refusal, Removed
 
 
 class PersonStatus(StrEnum):
@@ -56,43 +53,67 @@ class Person:
     def is_owner(self) -> bool:
         return Role.OWNER in self.roles
 
-    @property
-    def manages_team(self) -> bool:
-        return self.status is PersonStatus.ACTIVE and bool(
-            set(self.roles) & {Role.OWNER, Role.ADMINISTRATOR}
+    def as_team_member(self) -> TeamMember | None:
+        if self.member_id is None:
+            return None
+        return TeamMember(self.member_id, frozenset(self.roles), self.status is PersonStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    owner_user_id: str
+    owner_email: str
+    owner_name: str | None
+    registered_at: datetime
+
+    def owner(self) -> Person:
+        """The owner's row on the Users page."""
+        return Person(
+            account_id=self.id,
+            email=self.owner_email,
+            status=PersonStatus.ACTIVE,
+            roles=(Role.OWNER,),
+            member_id=self.owner_user_id,
+            name=self.owner_name,
+            joined_at=self.registered_at,
         )
 
 
-def owner(account_id: str, user_id: str, email: str, name: str | None, at: datetime) -> Person:
-    return Person(
-        account_id=account_id,
-        email=email,
-        status=PersonStatus.ACTIVE,
-        roles=(Role.OWNER,),
-        member_id=user_id,
-        name=name,
+def decide_register(
+    account: Account | None, account_id: str, command: RegisterProAccount, at: datetime
+) -> tuple[Account, list[Event]]:
+    """A new account with its owner as first member. The same registration again changes
+    nothing but is answered again; another owner for the same account is refused."""
+    registered = ProAccountRegistered(
+        account_name=command.account_name,
+        owner_user_id=command.owner_user_id,
+        owner_email=command.owner_email,
+    )
+    if account is not None:
+        if account.owner_user_id != command.owner_user_id:
+            raise Refusal(
+                RejectionReason.CONFLICT, "the account is already registered with another owner"
+            )
+        return account, [registered]
+    new = Account(
+        account_id,
+        command.account_name,
+        command.owner_user_id,
+        command.owner_email,
+        command.owner_name,
+        at,
+    )
+    joined = MemberJoined(
+        member_id=command.owner_user_id,
+        email=command.owner_email,
+        name=command.owner_name,
+        roles=[Role.OWNER],
+        invitation_id=None,
         joined_at=at,
     )
-
-
-def check_registration(existing_owner_id: str | None, owner_user_id: str) -> bool:
-    """True when the account must be created; False when it exists for the same owner."""
-    if existing_owner_id is None:
-        return True
-    if existing_owner_id != owner_user_id:
-        raise Refusal(
-            RejectionReason.CONFLICT, "the account is already registered with another owner"
-        )
-    return False
-
-
-def _require_manager(actor: Person | None) -> Person:
-    if actor is None or not actor.manages_team:
-        raise Refusal(
-            RejectionReason.FORBIDDEN,
-            "only an active owner or administrator of the account may do this",
-        )
-    return actor
+    return new, [registered, joined]
 
 
 def _require_changeable_member(target: Person | None, member_id: str) -> Person:
@@ -107,11 +128,11 @@ def _require_changeable_member(target: Person | None, member_id: str) -> Person:
 
 
 def decide_disconnect(
-    actor: Person | None, target: Person | None, member_id: str, at: datetime
+    actor: TeamMember | None, target: Person | None, member_id: str, at: datetime
 ) -> tuple[Person, MemberDisconnected]:
-    manager = _require_manager(actor)
+    manager = require(actor, Permission.MANAGE_TEAM)
     person = _require_changeable_member(target, member_id)
-    assert person.member_id is not None and manager.member_id is not None
+    assert person.member_id is not None
     return replace(person, status=PersonStatus.DISCONNECTED), MemberDisconnected(
         member_id=person.member_id,
         email=person.email,
@@ -122,11 +143,11 @@ def decide_disconnect(
 
 
 def decide_change_roles(
-    actor: Person | None, target: Person | None, member_id: str, roles: list[Role]
+    actor: TeamMember | None, target: Person | None, member_id: str, roles: list[Role]
 ) -> tuple[Person, MemberRolesChanged]:
-    manager = _require_manager(actor)
+    manager = require(actor, Permission.MANAGE_TEAM)
     person = _require_changeable_member(target, member_id)
-    assert person.member_id is not None and manager.member_id is not None
+    assert person.member_id is not None
     return replace(person, roles=tuple(roles)), MemberRolesChanged(
         member_id=person.member_id,
         roles=roles,
@@ -135,7 +156,7 @@ def decide_change_roles(
     )
 
 
-# ---- invitations.events ---------------------------------------------------------------------
+# ---- invitations.events: each returns the new row, None (unchanged) or REMOVED -----------
 
 
 def on_invitation_created(
@@ -181,23 +202,26 @@ def on_invitation_expired(person: Person | None, event: InvitationExpired) -> Pe
     return replace(person, status=PersonStatus.EXPIRED)
 
 
-def on_invitation_revoked(person: Person | None, event: InvitationRevoked) -> Person | bool | None:
-    """The row goes away (False) -- unless it is a former member, who is disconnected again."""
+def on_invitation_revoked(
+    person: Person | None, event: InvitationRevoked
+) -> Person | Removed | None:
+    """The row goes away -- unless it is a former member, who is disconnected again."""
     if person is None or person.invitation_id != event.invitation_id:
         return None
     if person.status not in (PersonStatus.PENDING, PersonStatus.EXPIRED):
         return None
     if person.member_id is not None:
         return replace(person, status=PersonStatus.DISCONNECTED, expires_at=None)
-    return False
+    return REMOVED
 
 
 def on_invitation_accepted(
     person: Person | None, account_id: str, event: InvitationAccepted
-) -> tuple[Person, MemberJoined] | None:
-    """The invitee becomes an active member with the invited roles, once per invitation."""
+) -> tuple[Person | None, list[Event]]:
+    """The invitee becomes an active member with the invited roles, once per invitation: the
+    MemberJoined id comes from the invitation, however often InvitationAccepted arrives."""
     if person is not None and event.invitation_id in person.joined_invitations:
-        return None  # this acceptance was applied already, however often it is delivered
+        return None, []  # this acceptance was applied already
     base = person or Person(account_id, event.email, PersonStatus.PENDING, tuple(event.roles))
     joined = replace(
         base,
@@ -210,7 +234,7 @@ def on_invitation_accepted(
         expires_at=None,
         joined_invitations=(*base.joined_invitations, event.invitation_id),
     )
-    return joined, MemberJoined(
+    member_joined = MemberJoined(
         member_id=event.user_id,
         email=event.email,
         name=joined.name,
@@ -218,3 +242,4 @@ def on_invitation_accepted(
         invitation_id=event.invitation_id,
         joined_at=event.accepted_at,
     )
+    return joined, [Emit(member_joined, id_from=event.invitation_id)]

@@ -1,13 +1,7 @@
-"""Command and event handlers of the membership service."""
+"""Command and event handlers of the membership service: parse -> authorise -> decide -> commit."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
-
-from contracts.common import Role
-from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.messages import (
     ChangeMemberRoles,
     DisconnectMember,
@@ -16,204 +10,89 @@ from contracts.messages import (
     InvitationExpired,
     InvitationResent,
     InvitationRevoked,
-    MemberJoined,
-    ProAccountRegistered,
     RegisterProAccount,
 )
-from contracts.topics import MEMBERSHIP_EVENTS
 from services.membership import domain
-from services.membership.domain import Person, Refusal
-from services.membership.store import MembershipStore, from_document
+from services.membership.store import MembershipStore, by_member, person_key
+from services.runtime.authorisation import Authoriser
 from services.runtime.clock import Clock
-from services.runtime.consumer import Rejected
-from services.runtime.documents import has_handled, replace_versioned
-from services.runtime.events import caused_by
-from services.runtime.inbound import Parsed
-from services.runtime.mongo import Document
-from services.runtime.outbox import Outbox, outbox_entry
+from services.runtime.dispatch import Dispatch, Message
+from services.runtime.unit_of_work import UnitOfWork
 
 
 class MembershipHandlers:
-    def __init__(self, store: MembershipStore, outbox: Outbox, clock: Clock, source: str) -> None:
+    def __init__(self, store: MembershipStore, clock: Clock) -> None:
         self.store = store
-        self.outbox = outbox
         self.clock = clock
-        self.source = source
+        self.authoriser = Authoriser(store.team_member, clock, grace_seconds=0)
+
+    def register_all(self, dispatch: Dispatch) -> Dispatch:
+        return (
+            dispatch.on(RegisterProAccount, self.register)
+            .on(DisconnectMember, self.disconnect)
+            .on(ChangeMemberRoles, self.change_roles)
+            .on(InvitationCreated, self.invitation_created)
+            .on(InvitationResent, self.invitation_resent)
+            .on(InvitationExpired, self.invitation_expired)
+            .on(InvitationRevoked, self.invitation_revoked)
+            .on(InvitationAccepted, self.invitation_accepted)
+        )
 
     # ---- membership.commands -----------------------------------------------------------------
 
-    async def on_command(self, parsed: Parsed) -> None:
-        handlers = {
-            "RegisterProAccount": self.register,
-            "DisconnectMember": self.disconnect,
-            "ChangeMemberRoles": self.change_roles,
-        }
-        try:
-            await handlers[parsed.envelope.type](parsed.envelope, parsed.data)
-        except Refusal as refusal:
-            raise Rejected(refusal.reason, refusal.detail) from None
+    async def register(self, msg: Message[RegisterProAccount], uow: UnitOfWork) -> None:
+        stored = await uow.load(self.store.accounts, msg.account_id)
+        account, events = domain.decide_register(
+            stored.state, msg.account_id, msg.data, self.clock.now()
+        )
+        owner = account.owner()
+        owner_row = await self.store.people.load(person_key(owner.account_id, owner.email))
+        if owner_row.state is None:  # written first: a crash before the account leaves no gap
+            await uow.commit(owner_row, owner, remember=False)
+        await uow.commit(stored, account, events)
 
-    async def register(self, command: RawEnvelope, data: BaseModel) -> None:
-        assert isinstance(data, RegisterProAccount)
-        account_id, now = command.accountid, self.clock.now()
-        existing = await self.store.account(account_id)
-        if existing is not None and has_handled(existing, command.id):
-            await self._ensure_owner_row(existing)
-            await self.outbox.flush(self.store.accounts, existing)
-            return
-        owner_id = None if existing is None else existing["owner_user_id"]
-        registered = ProAccountRegistered(
-            account_name=data.account_name,
-            owner_user_id=data.owner_user_id,
-            owner_email=data.owner_email,
+    async def disconnect(self, msg: Message[DisconnectMember], uow: UnitOfWork) -> None:
+        target = await uow.load_where(
+            self.store.people, by_member(msg.account_id, msg.data.member_id)
         )
-        if not domain.check_registration(owner_id, data.owner_user_id):
-            # Same account, same owner: nothing changes; the gateway still gets its answer.
-            assert existing is not None
-            event = self._event(command, "ProAccountRegistered", registered)
-            updated = {**existing, "outbox": [*existing.get("outbox", []), self._entry(event)]}
-            updated["handled_commands"] = [*existing.get("handled_commands", []), command.id]
-            await self.outbox.flush(
-                self.store.accounts, await replace_versioned(self.store.accounts, updated)
-            )
-            return
-        joined = MemberJoined(
-            member_id=data.owner_user_id,
-            email=data.owner_email,
-            name=data.owner_name,
-            roles=[Role.OWNER],
-            invitation_id=None,
-            joined_at=now,
+        actor = await self.authoriser.actor(msg.envelope)
+        person, event = domain.decide_disconnect(
+            actor, target.state, msg.data.member_id, self.clock.now()
         )
-        account = {
-            "_id": account_id,
-            "name": data.account_name,
-            "owner_user_id": data.owner_user_id,
-            "owner_email": data.owner_email,
-            "owner_name": data.owner_name,
-            "registered_at": now,
-            "handled_commands": [command.id],
-            "outbox": [
-                self._entry(self._event(command, "ProAccountRegistered", registered)),
-                self._entry(self._event(command, "MemberJoined", joined)),
-            ],
-        }
-        if not await self.store.insert_account(account):
-            raced = await self.store.account(account_id)  # another instance registered it
-            assert raced is not None
-            domain.check_registration(raced["owner_user_id"], data.owner_user_id)
-            account = raced
-        await self._ensure_owner_row(account)
-        await self.outbox.flush(self.store.accounts, account)
+        await uow.commit(target, person, [event])
 
-    async def _ensure_owner_row(self, account: Document) -> None:
-        """The owner's Users-page row; its MemberJoined travels in the account's outbox."""
-        if await self.store.person(account["_id"], account["owner_email"]) is not None:
-            return
-        owner = domain.owner(
-            account["_id"],
-            account["owner_user_id"],
-            account["owner_email"],
-            account.get("owner_name"),
-            account["registered_at"],
+    async def change_roles(self, msg: Message[ChangeMemberRoles], uow: UnitOfWork) -> None:
+        target = await uow.load_where(
+            self.store.people, by_member(msg.account_id, msg.data.member_id)
         )
-        await self.store.save_person(None, owner, None, [])
-
-    async def disconnect(self, command: RawEnvelope, data: BaseModel) -> None:
-        assert isinstance(data, DisconnectMember)
-        actor, target_doc = await self._actor_and_target(command, data.member_id)
-        if target_doc is not None and has_handled(target_doc, command.id):
-            await self.outbox.flush(self.store.people, target_doc)
-            return
-        person, event_data = domain.decide_disconnect(
-            actor, _person(target_doc), data.member_id, self.clock.now()
+        actor = await self.authoriser.actor(msg.envelope)
+        person, event = domain.decide_change_roles(
+            actor, target.state, msg.data.member_id, list(msg.data.roles)
         )
-        await self._save(target_doc, person, command, "MemberDisconnected", event_data)
-
-    async def change_roles(self, command: RawEnvelope, data: BaseModel) -> None:
-        assert isinstance(data, ChangeMemberRoles)
-        actor, target_doc = await self._actor_and_target(command, data.member_id)
-        if target_doc is not None and has_handled(target_doc, command.id):
-            await self.outbox.flush(self.store.people, target_doc)
-            return
-        person, event_data = domain.decide_change_roles(
-            actor, _person(target_doc), data.member_id, list(data.roles)
-        )
-        await self._save(target_doc, person, command, "MemberRolesChanged", event_data)
+        await uow.commit(target, person, [event])
 
     # ---- invitations.events ------------------------------------------------------------------
 
-    async def on_invitation_event(self, parsed: Parsed) -> None:
-        envelope, data = parsed.envelope, parsed.data
-        account_id = envelope.accountid
-        email = getattr(data, "email", None)
-        if email is None:
-            return  # CommandRejected and anything else without a person in it
-        current = await self.store.person(account_id, email)
-        person = _person(current)
-        if isinstance(data, InvitationCreated):  # includes InvitationResent (a subclass)
-            if isinstance(data, InvitationResent):
-                updated = domain.on_invitation_resent(person, data)
-            else:
-                updated = domain.on_invitation_created(person, account_id, data, envelope.time)
-            if updated is not None:
-                await self.store.save_person(current, updated, None, [])
-        elif isinstance(data, InvitationExpired):
-            updated = domain.on_invitation_expired(person, data)
-            if updated is not None:
-                await self.store.save_person(current, updated, None, [])
-        elif isinstance(data, InvitationRevoked):
-            outcome = domain.on_invitation_revoked(person, data)
-            if outcome is False and current is not None:
-                await self.outbox.flush(self.store.people, current)
-                fresh = await self.store.person(account_id, email)
-                if fresh is not None:
-                    await self.store.delete_person(fresh)
-            elif isinstance(outcome, Person):
-                await self.store.save_person(current, outcome, None, [])
-        elif isinstance(data, InvitationAccepted):
-            decided = domain.on_invitation_accepted(person, account_id, data)
-            if decided is None:
-                if current is not None:
-                    await self.outbox.flush(self.store.people, current)
-                return
-            joined, event_data = decided
-            # The id comes from the invitation: one MemberJoined per acceptance, however often
-            # InvitationAccepted is delivered.
-            event = caused_by(
-                envelope, self.source, "MemberJoined", event_data, id_from=data.invitation_id
-            )
-            doc = await self.store.save_person(current, joined, None, [self._entry(event)])
-            await self.outbox.flush(self.store.people, doc)
+    async def invitation_created(self, msg: Message[InvitationCreated], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        when = msg.envelope.time
+        await uow.commit(
+            row, domain.on_invitation_created(row.state, msg.account_id, msg.data, when)
+        )
 
-    # ---- helpers -----------------------------------------------------------------------------
+    async def invitation_resent(self, msg: Message[InvitationResent], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        await uow.commit(row, domain.on_invitation_resent(row.state, msg.data))
 
-    async def _actor_and_target(
-        self, command: RawEnvelope, member_id: str
-    ) -> tuple[Person | None, Document | None]:
-        actor = _person(await self.store.member(command.accountid, command.actorid))
-        target = await self.store.member(command.accountid, member_id)
-        return actor, target
+    async def invitation_expired(self, msg: Message[InvitationExpired], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        await uow.commit(row, domain.on_invitation_expired(row.state, msg.data))
 
-    async def _save(
-        self,
-        current: Document | None,
-        person: Person,
-        command: RawEnvelope,
-        event_type: str,
-        data: BaseModel,
-    ) -> None:
-        event = self._event(command, event_type, data)
-        doc = await self.store.save_person(current, person, command.id, [self._entry(event)])
-        await self.outbox.flush(self.store.people, doc)
+    async def invitation_revoked(self, msg: Message[InvitationRevoked], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        await uow.commit(row, domain.on_invitation_revoked(row.state, msg.data))
 
-    def _event(self, command: RawEnvelope, event_type: str, data: BaseModel) -> CloudEvent[Any]:
-        return caused_by(command, self.source, event_type, data)
-
-    @staticmethod
-    def _entry(event: CloudEvent[Any]) -> Document:
-        return outbox_entry(MEMBERSHIP_EVENTS, event)
-
-
-def _person(doc: Document | None) -> Person | None:
-    return None if doc is None else from_document(doc)
+    async def invitation_accepted(self, msg: Message[InvitationAccepted], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        joined, events = domain.on_invitation_accepted(row.state, msg.account_id, msg.data)
+        await uow.commit(row, joined, events)

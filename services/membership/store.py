@@ -1,105 +1,93 @@
-"""The membership service's MongoDB: accounts and people (one row per person), each document
-carrying its own outbox."""
+"""How membership's aggregates are stored: accounts, and people (one row per person)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.common import Role
-from services.membership.domain import Person, PersonStatus
-from services.runtime.documents import (
-    VersionConflict,
-    insert_new,
-    remember_command,
-    replace_versioned,
-)
-from services.runtime.mongo import Document
+from services.membership.domain import Account, Person, PersonStatus
+from services.runtime.authorisation import TeamMember
+from services.runtime.collection import Document, Filter, Index
+from services.runtime.service import Runtime
+from services.runtime.unit_of_work import Repository
 
 
 def person_key(account_id: str, email: str) -> str:
     return f"{account_id}|{email}"
 
 
-def to_document(person: Person) -> Document:
-    doc = asdict(person)
-    doc["_id"] = person_key(person.account_id, person.email)
-    doc["status"] = person.status.value
-    doc["roles"] = [r.value for r in person.roles]
-    doc["joined_invitations"] = list(person.joined_invitations)
-    return doc
+def by_member(account_id: str, member_id: str) -> Filter:
+    return {"account_id": account_id, "member_id": member_id}
 
 
-def from_document(doc: Document) -> Person:
-    return Person(
-        account_id=doc["account_id"],
-        email=doc["email"],
-        status=PersonStatus(doc["status"]),
-        roles=tuple(Role(r) for r in doc["roles"]),
-        member_id=doc.get("member_id"),
-        name=doc.get("name"),
-        invitation_id=doc.get("invitation_id"),
-        invited_at=doc.get("invited_at"),
-        joined_at=doc.get("joined_at"),
-        expires_at=doc.get("expires_at"),
-        resend_count=doc.get("resend_count", 0),
-        joined_invitations=tuple(doc.get("joined_invitations", [])),
-    )
+class PersonCodec:
+    def key(self, state: Person) -> str:
+        return person_key(state.account_id, state.email)
+
+    def encode(self, state: Person) -> Document:
+        doc = asdict(state)
+        doc["status"] = state.status.value
+        doc["roles"] = [r.value for r in state.roles]
+        doc["joined_invitations"] = list(state.joined_invitations)
+        return doc
+
+    def decode(self, doc: Document) -> Person:
+        return Person(
+            account_id=doc["account_id"],
+            email=doc["email"],
+            status=PersonStatus(doc["status"]),
+            roles=tuple(Role(r) for r in doc["roles"]),
+            member_id=doc.get("member_id"),
+            name=doc.get("name"),
+            invitation_id=doc.get("invitation_id"),
+            invited_at=doc.get("invited_at"),
+            joined_at=doc.get("joined_at"),
+            expires_at=doc.get("expires_at"),
+            resend_count=doc.get("resend_count", 0),
+            joined_invitations=tuple(doc.get("joined_invitations", [])),
+        )
+
+
+class AccountCodec:
+    def key(self, state: Account) -> str:
+        return state.id
+
+    def encode(self, state: Account) -> Document:
+        return {
+            "name": state.name,
+            "owner_user_id": state.owner_user_id,
+            "owner_email": state.owner_email,
+            "owner_name": state.owner_name,
+            "registered_at": state.registered_at,
+        }
+
+    def decode(self, doc: Document) -> Account:
+        return Account(
+            doc["_id"],
+            doc["name"],
+            doc["owner_user_id"],
+            doc["owner_email"],
+            doc.get("owner_name"),
+            doc["registered_at"],
+        )
 
 
 class MembershipStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.accounts: AsyncCollection[Document] = db["accounts"]
-        self.people: AsyncCollection[Document] = db["people"]
-
-    async def create_indexes(self) -> None:
-        await self.people.create_index([("account_id", ASCENDING), ("member_id", ASCENDING)])
-        await self.people.create_index([("account_id", ASCENDING), ("status", ASCENDING)])
-
-    async def account(self, account_id: str) -> Document | None:
-        return await self.accounts.find_one({"_id": account_id})
-
-    async def person(self, account_id: str, email: str) -> Document | None:
-        return await self.people.find_one({"_id": person_key(account_id, email)})
-
-    async def member(self, account_id: str, member_id: str | None) -> Document | None:
-        if not member_id:
-            return None
-        return await self.people.find_one({"account_id": account_id, "member_id": member_id})
-
-    async def people_of(self, account_id: str, status: str | None) -> list[Document]:
-        query: dict[str, Any] = {"account_id": account_id}
-        if status:
-            query["status"] = status
-        return await self.people.find(query, {"outbox": 0, "handled_commands": 0}).to_list(None)
-
-    async def insert_account(self, doc: Document) -> bool:
-        return await insert_new(self.accounts, doc)
-
-    async def save_person(
-        self,
-        current: Document | None,
-        person: Person,
-        cause_id: str | None,
-        outbox: list[Document],
-    ) -> Document:
-        """Insert or versioned-replace the row with its events; raises VersionConflict."""
-        doc = {**(current or {}), **to_document(person)}
-        doc["outbox"] = [*(current or {}).get("outbox", []), *outbox]
-        if cause_id:
-            remember_command(doc, cause_id)
-        if current is None:
-            if not await insert_new(self.people, doc):
-                raise VersionConflict(doc["_id"])
-            return doc
-        return await replace_versioned(self.people, doc)
-
-    async def delete_person(self, current: Document) -> bool:
-        result = await self.people.delete_one(
-            {"_id": current["_id"], "version": current["version"]}
+    def __init__(self, runtime: Runtime) -> None:
+        self.accounts = Repository(runtime.collection("accounts"), AccountCodec())
+        self.people = Repository(
+            runtime.collection(
+                "people", Index(("account_id", "member_id")), Index(("account_id", "status"))
+            ),
+            PersonCodec(),
         )
-        return result.deleted_count == 1
+
+    async def team_member(self, account_id: str, member_id: str) -> TeamMember | None:
+        person = (await self.people.load_where(by_member(account_id, member_id))).state
+        return None if person is None else person.as_team_member()
+
+    async def people_of(self, account_id: str, status: str | None) -> list[Person]:
+        where: Document = {"account_id": account_id}
+        if status:
+            where["status"] = status
+        return await self.people.find(where)

@@ -9,7 +9,8 @@ from services.notifications.handlers import NotificationHandlers
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DeliveryStore
-from services.runtime.clock import Clock, SystemClock
+from services.runtime.clock import Clock
+from services.runtime.dispatch import Dispatch
 from services.runtime.service import Runtime, create_runtime
 
 
@@ -18,26 +19,28 @@ class NotificationsService:
     runtime: Runtime
     handlers: NotificationHandlers
     store: DeliveryStore
+    dispatch: Dispatch
 
 
-def build(settings: NotificationsSettings, clock: Clock | None = None) -> NotificationsService:
-    runtime = create_runtime("notifications", settings)
-    store = DeliveryStore(runtime.db)
-    handlers = NotificationHandlers(
-        store, runtime.outbox, Mailer(settings), settings, clock or SystemClock(), runtime.source
-    )
-    runtime.outbox_collections.append(store.deliveries)
+def wire(runtime: Runtime, settings: NotificationsSettings, mailer: Mailer) -> NotificationsService:
+    store = DeliveryStore(runtime)
+    dispatch = runtime.dispatch(NOTIFICATIONS_EVENTS)
+    handlers = NotificationHandlers(store, dispatch.unit_of_work, mailer, settings, runtime.clock)
+    handlers.register_all(dispatch)
     runtime.consume(
         INVITATIONS_LINKS,
-        handlers.on_link_issued,
+        dispatch,
         description="Invitation emails (a reminder when resent) on InvitationLinkIssued.",
     )
     runtime.consume(
         MEMBERSHIP_EVENTS,
-        handlers.on_membership_event,
+        dispatch,
         description="Welcome emails on MemberJoined; account names from ProAccountRegistered.",
     )
     runtime.publishes(NOTIFICATIONS_EVENTS, "EmailSent and EmailFailed per cause event.")
-    runtime.startup.append(store.create_indexes)
     runtime.background.append(handlers.run_retrier)
-    return NotificationsService(runtime, handlers, store)
+    return NotificationsService(runtime, handlers, store, dispatch)
+
+
+def build(settings: NotificationsSettings, clock: Clock | None = None) -> NotificationsService:
+    return wire(create_runtime("notifications", settings, clock), settings, Mailer(settings))

@@ -1,60 +1,83 @@
-"""Deliveries: one document per cause event (what was sent for which event), with its outbox."""
+"""Deliveries (one per cause event, with its outbox), send claims, and account names."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
+from services.notifications.delivery import Delivery, DeliveryStatus
+from services.runtime.collection import Document, Index
+from services.runtime.service import Runtime
+from services.runtime.unit_of_work import Repository, Stored
 
-from services.runtime.documents import insert_new, replace_versioned
-from services.runtime.mongo import Document
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+class DeliveryCodec:
+    def key(self, state: Delivery) -> str:
+        return state.cause_id
+
+    def encode(self, state: Delivery) -> Document:
+        return {
+            "template": state.template,
+            "accountid": state.account_id,
+            "correlationid": state.correlation_id,
+            "to": state.to,
+            "message_id": state.message_id,
+            "created_at": state.created_at,
+            "status": state.status.value,
+            "attempts": state.attempts,
+            "to_name": state.to_name,
+            "subject": state.subject,
+            "html": state.html,
+            "text": state.text,
+            "next_attempt_at": state.next_attempt_at,
+            "last_error": state.last_error,
+            "sent_at": state.sent_at,
+        }
+
+    def decode(self, doc: Document) -> Delivery:
+        return Delivery(
+            cause_id=doc["_id"],
+            template=doc["template"],
+            account_id=doc["accountid"],
+            correlation_id=doc["correlationid"],
+            to=doc["to"],
+            message_id=doc["message_id"],
+            created_at=doc["created_at"],
+            status=DeliveryStatus(doc["status"]),
+            attempts=doc.get("attempts", 0),
+            to_name=doc.get("to_name") or "",
+            subject=doc.get("subject") or "",
+            html=doc.get("html"),
+            text=doc.get("text"),
+            next_attempt_at=doc.get("next_attempt_at"),
+            last_error=doc.get("last_error"),
+            sent_at=doc.get("sent_at"),
+        )
 
 
 class DeliveryStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.deliveries: AsyncCollection[Document] = db["deliveries"]
-        self.accounts: AsyncCollection[Document] = db["accounts"]
-        self.claims: AsyncCollection[Document] = db["send_claims"]
+    def __init__(self, runtime: Runtime) -> None:
+        deliveries = runtime.collection("deliveries", Index(("status", "next_attempt_at")))
+        self.deliveries = Repository(deliveries, DeliveryCodec())
+        self.claims = runtime.collection("send_claims", outbox=False)
+        self.accounts = runtime.collection("accounts", outbox=False)
 
-    async def create_indexes(self) -> None:
-        await self.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+    async def document(self, cause_id: str) -> Document | None:
+        """The delivery as stored (operators and tests)."""
+        return await self.deliveries.collection.get(cause_id)
 
     async def claim(self, cause_id: str, attempt: int, lease: int) -> bool:
         """Only one sender per attempt and lease period, across instances: the insert of a key
         that names the attempt succeeds once. The lease number is part of the key, so a claim
         left by a process killed mid-attempt stops blocking once its lease period is over."""
-        return await insert_new(self.claims, {"_id": f"{cause_id}#{attempt}#{lease}"})
+        return await self.claims.insert({"_id": f"{cause_id}#{attempt}#{lease}"})
 
-    async def get(self, cause_id: str) -> Document | None:
-        return await self.deliveries.find_one({"_id": cause_id})
-
-    async def create(self, doc: Document) -> bool:
-        return await insert_new(self.deliveries, doc)
-
-    async def save(
-        self, doc: Document, changes: dict[str, Any], outbox: list[Document]
-    ) -> Document:
-        updated = {**doc, **changes, "outbox": [*doc.get("outbox", []), *outbox]}
-        if changes.get("status") in (SENT, FAILED):
-            # the body (with its accept link) is kept only as long as it may still be sent
-            updated.pop("html", None)
-            updated.pop("text", None)
-        return await replace_versioned(self.deliveries, updated)
-
-    async def due(self, now: datetime, limit: int = 100) -> list[Document]:
-        cursor = self.deliveries.find({"status": PENDING, "next_attempt_at": {"$lte": now}}).limit(
-            limit
-        )
-        return await cursor.to_list(None)
+    async def due(self, now: datetime, limit: int = 100) -> list[Stored[Delivery]]:
+        where = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
+        return await self.deliveries.load_many(where, limit=limit)
 
     async def account_name(self, account_id: str) -> str | None:
-        doc = await self.accounts.find_one({"_id": account_id})
+        doc = await self.accounts.get(account_id)
         return None if doc is None else str(doc["name"])
 
     async def put_account(self, account_id: str, name: str) -> None:
-        await self.accounts.update_one({"_id": account_id}, {"$set": {"name": name}}, upsert=True)
+        await self.accounts.upsert_fields(account_id, {"name": name})

@@ -1,8 +1,8 @@
-"""Subscribe to a topic: parse, dispatch, retry what may pass, dead-letter what never will.
+"""Consume a topic: parse, dispatch, retry what may pass, dead-letter what never will.
 
-Offsets are committed by FastStream only after `on_record` returned (AckPolicy.NACK_ON_ERROR:
+Offsets are committed by FastStream only after `Pipeline.handle` returned (AckPolicy.NACK_ON_ERROR:
 an exception that escapes means the record is read again, never committed), so a crash
-mid-handler means redelivery. `on_record` itself never raises for a bad message: a
+mid-handler means redelivery. `handle` itself never raises for a bad message: a
 message that can't succeed goes to the DLQ (or gets a CommandRejected) and the partition moves on.
 """
 
@@ -19,26 +19,19 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel
 
 from contracts.common import RejectionReason
+from services.runtime.collection import VersionConflict
 from services.runtime.dlq import Origin, dead_letter
-from services.runtime.documents import VersionConflict
 from services.runtime.inbound import InvalidData, Parsed, Unparseable, parse
 from services.runtime.kafka import COMMIT_AFTER_HANDLING
 from services.runtime.logs import correlation_id
 from services.runtime.mongo import is_transient
+from services.runtime.publisher import Publisher
 from services.runtime.rejections import Rejections
+from services.runtime.rules import Refusal
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Parsed], Awaitable[None]]
-
-
-class Rejected(Exception):
-    """A handler refuses a command: becomes exactly one CommandRejected."""
-
-    def __init__(self, reason: RejectionReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass
@@ -56,48 +49,31 @@ def is_transient_failure(exc: BaseException) -> bool:
 
 
 @dataclass
-class TopicConsumer:
+class Pipeline:
+    """What happens to one record of one topic, with no Kafka in it (handler tests feed it)."""
+
     service: str
-    broker: KafkaBroker
     topic: str
     models: dict[str, type[BaseModel]]
     handler: Handler
+    publisher: Publisher  # for dead letters
     rejections: Rejections | None = None  # set on command topics
     retry: RetryPolicy | None = None
     on_transient: Callable[[BaseException | None], None] = lambda exc: None
 
-    def subscribe(self, group_id: str, description: str = "") -> None:
-        consumer = self
-
-        async def on_message(msg: KafkaMessage) -> None:
-            await consumer.on_record(msg)
-
-        on_message.__doc__ = description or f"{self.service} consumes {self.topic}"
-        self.broker.subscriber(
-            self.topic,
-            group_id=group_id,
-            auto_offset_reset="earliest",
-            ack_policy=COMMIT_AFTER_HANDLING,
-            title=f"{self.topic}:{self.service}",
-            max_poll_interval_ms=30 * 60 * 1000,  # a long SMTP/Mongo outage must not evict us
-        )(on_message)
-
-    async def on_record(self, msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        assert not isinstance(record, tuple)  # single-record subscriber, never a batch
-        origin = Origin(self.topic, record.partition, record.offset, record.key)
-        outcome = parse(record.value, self.models)
+    async def handle(self, value: bytes | None, origin: Origin) -> None:
+        outcome = parse(value, self.models)
         if isinstance(outcome, Unparseable):
             await self._retrying(
-                lambda: dead_letter(self.broker, self.service, origin, record.value, outcome.error)
+                lambda: dead_letter(self.publisher, self.service, origin, value, outcome.error)
             )
             return
         token = correlation_id.set(outcome.envelope.correlationid or outcome.envelope.id)
         try:
             if isinstance(outcome, InvalidData):
-                await self._invalid(outcome, origin, record.value)
+                await self._invalid(outcome, origin, value)
             else:
-                await self._handle(outcome, origin, record.value)
+                await self._handle(outcome, origin, value)
         finally:
             correlation_id.reset(token)
 
@@ -111,7 +87,7 @@ class TopicConsumer:
             log.debug("ignoring %s on %s", outcome.envelope.type, self.topic)
         else:
             await self._retrying(
-                lambda: dead_letter(self.broker, self.service, origin, raw, outcome.error)
+                lambda: dead_letter(self.publisher, self.service, origin, raw, outcome.error)
             )
 
     async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> None:
@@ -124,7 +100,7 @@ class TopicConsumer:
         async def attempt() -> None:
             try:
                 await self.handler(parsed)
-            except Rejected as refusal:
+            except Refusal as refusal:
                 if rejections is None:
                     raise
                 await rejections.reject(parsed.envelope, refusal.reason, refusal.detail)
@@ -133,7 +109,9 @@ class TopicConsumer:
             await self._retrying(attempt)
         except _GaveUp as failure:
             error = f"handler failed {failure.attempts} times: {failure.summary}"
-            await self._retrying(lambda: dead_letter(self.broker, self.service, origin, raw, error))
+            await self._retrying(
+                lambda: dead_letter(self.publisher, self.service, origin, raw, error)
+            )
 
     async def _retrying(self, step: Callable[[], Awaitable[object]]) -> object:
         """Transient failures: retry forever with capped backoff. Others: a bounded number."""
@@ -146,7 +124,7 @@ class TopicConsumer:
                 if attempt > 1:
                     self.on_transient(None)
                 return result
-            except (asyncio.CancelledError, Rejected, _GaveUp):
+            except (asyncio.CancelledError, Refusal, _GaveUp):
                 raise
             except VersionConflict:
                 continue  # someone wrote between our read and write: decide again, at once
@@ -171,3 +149,21 @@ class _GaveUp(Exception):
 def _summary(exc: BaseException) -> str:
     frames = traceback.format_exception_only(type(exc), exc)
     return "".join(frames).strip()[:1500]
+
+
+def subscribe(broker: KafkaBroker, pipeline: Pipeline, group_id: str, description: str) -> None:
+    async def on_message(msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)  # single-record subscriber, never a batch
+        origin = Origin(pipeline.topic, record.partition, record.offset, record.key)
+        await pipeline.handle(record.value, origin)
+
+    on_message.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
+    broker.subscriber(
+        pipeline.topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=COMMIT_AFTER_HANDLING,
+        title=f"{pipeline.topic}:{pipeline.service}",
+        max_poll_interval_ms=30 * 60 * 1000,  # a long SMTP/Mongo outage must not evict us
+    )(on_message)

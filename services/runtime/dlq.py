@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from faststream.kafka import KafkaBroker
-
 from contracts.common import format_time, utc_now
 from contracts.topics import dlq_topic
 from services.runtime.logs import redact
+from services.runtime.publisher import Publisher, Record
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +33,11 @@ def dlq_headers(service: str, origin: Origin, error: str) -> dict[str, str]:
 
 
 async def dead_letter(
-    broker: KafkaBroker, service: str, origin: Origin, value: bytes | None, error: str
+    publisher: Publisher, service: str, origin: Origin, value: bytes | None, error: str
 ) -> None:
-    await broker.publish(
-        value or b"",
-        dlq_topic(origin.topic),
-        key=origin.key,
-        headers=dlq_headers(service, origin, error),
+    headers = dlq_headers(service, origin, error)
+    await publisher.publish(
+        [Record(dlq_topic(origin.topic), origin.key, value or b"", None, headers)]
     )
     log.warning(
         "dead-lettered %s[%s]@%s: %s",

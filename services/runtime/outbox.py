@@ -13,18 +13,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-from pymongo.asynchronous.collection import AsyncCollection
-
 from contracts.envelope import CloudEvent
-from services.runtime.documents import update_versioned
-from services.runtime.kafka import publish_all
-from services.runtime.mongo import Document
+from services.runtime.collection import Collection, Document
+from services.runtime.publisher import Publisher, Record
 
 log = logging.getLogger(__name__)
 
 # Turns a stored entry into the bytes to publish (e.g. to put back a secret kept only in memory).
-Render = Callable[[AsyncCollection[Document], Document, Document], Awaitable[bytes]]
+Render = Callable[[Collection, Document, Document], Awaitable[bytes]]
 
 
 def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
@@ -38,16 +34,14 @@ def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
     }
 
 
-async def _stored_value(
-    collection: AsyncCollection[Document], doc: Document, entry: Document
-) -> bytes:
+async def _stored_value(collection: Collection, doc: Document, entry: Document) -> bytes:
     value: str = entry["value"]
     return value.encode()
 
 
 class Outbox:
-    def __init__(self, broker: KafkaBroker, render: Render = _stored_value) -> None:
-        self.broker = broker
+    def __init__(self, publisher: Publisher, render: Render = _stored_value) -> None:
+        self.publisher = publisher
         self.render = render
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
@@ -55,43 +49,44 @@ class Outbox:
         # (collection, _id) -> the newest version this process published or cleared
         self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
 
-    async def flush(self, collection: AsyncCollection[Document], doc: Document) -> None:
-        """Publish the document's outbox, then clear it if nobody wrote in between.
+    async def flush(self, collection: Collection, doc: Document) -> Document | None:
+        """Publish the document's outbox, then clear it if nobody wrote in between; returns the
+        document as this process last saw it (None: deleted meanwhile).
 
         Flushes of one document are serialised in this process, and a version this process
         already flushed is not published again, so the relay and a redelivered command don't
         publish the same entries twice (and the common path needs no extra read).
         """
         if not doc.get("outbox"):
-            return
-        key = (collection.full_name, doc["_id"])
+            return doc
+        key = (collection.name, doc["_id"])
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await self._flush_locked(collection, key, doc)
+                return await self._flush_locked(collection, key, doc)
         finally:
             if not lock.locked() and self._locks.get(key) is lock:
                 del self._locks[key]
 
     async def _flush_locked(
-        self, collection: AsyncCollection[Document], key: tuple[str, object], doc: Document
-    ) -> None:
+        self, collection: Collection, key: tuple[str, object], doc: Document
+    ) -> Document | None:
         for _ in range(5):
             entries = doc.get("outbox") or []
             if not entries or doc["version"] <= self._flushed.get(key, 0):
-                return  # this process published that version (or a later one) already
+                return doc  # this process published that version (or a later one) already
             if self.before_publish is not None:
                 await self.before_publish(doc)
             records = [
-                (
+                Record(
                     entry["topic"],
-                    entry["key"],
+                    entry["key"].encode(),
                     await self.render(collection, doc, entry),
                     entry.get("correlationid"),
                 )
                 for entry in entries
             ]
-            await publish_all(self.broker, records)
+            await self.publisher.publish(records)
             for entry in entries:
                 log.info(
                     "published %s",
@@ -103,20 +98,16 @@ class Outbox:
                     },
                 )
             self._remember_flushed(key, doc["version"])
-            cleared = await update_versioned(
-                collection,
-                doc["_id"],
-                doc["version"],
-                {"$set": {"outbox": []}, "$inc": {"version": 1}},
-            )
+            cleared = await collection.set_fields(doc["_id"], doc["version"], {"outbox": []})
             if cleared:
                 self._remember_flushed(key, doc["version"] + 1)
-                return
+                return {**doc, "outbox": [], "version": doc["version"] + 1}
             # Someone wrote in between: their write kept our entries; go again (same ids).
-            fresh = await collection.find_one({"_id": doc["_id"]})
+            fresh = await collection.get(doc["_id"])
             if fresh is None:
-                return
+                return None
             doc = fresh
+        return doc
 
     def _remember_flushed(self, key: tuple[str, object], version: int) -> None:
         self._flushed[key] = version
@@ -124,18 +115,16 @@ class Outbox:
         while len(self._flushed) > 10_000:
             self._flushed.popitem(last=False)
 
-    async def sweep(self, collections: Iterable[AsyncCollection[Document]]) -> int:
+    async def sweep(self, collections: Iterable[Collection]) -> int:
         """Publish every outbox a crash left behind; returns how many documents it flushed."""
         flushed = 0
         for collection in collections:
-            async for doc in collection.find({"outbox.0": {"$exists": True}}):
+            for doc in await collection.find({"outbox.0": {"$exists": True}}):
                 await self.flush(collection, doc)
                 flushed += 1
         return flushed
 
-    async def run_sweeper(
-        self, collections: list[AsyncCollection[Document]], interval: float
-    ) -> None:
+    async def run_sweeper(self, collections: list[Collection], interval: float) -> None:
         while True:
             try:
                 if await self.sweep(collections):

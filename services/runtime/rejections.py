@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from contracts.common import RejectionReason, utc_now
 from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.messages import CommandRejected
-from services.runtime.documents import insert_new
+from services.runtime.collection import Collection, Document
 from services.runtime.events import caused_by
-from services.runtime.mongo import Document
 from services.runtime.outbox import Outbox, outbox_entry
 
 
@@ -27,16 +24,14 @@ def rejection_event(
 class Rejections:
     """One document per rejected command id: a redelivered command is rejected only once."""
 
-    def __init__(
-        self, collection: AsyncCollection[Document], outbox: Outbox, source: str, topic: str
-    ) -> None:
+    def __init__(self, collection: Collection, outbox: Outbox, source: str, topic: str) -> None:
         self.collection = collection
         self.outbox = outbox
         self.source = source
         self.topic = topic
 
     async def was_rejected(self, command_id: str) -> bool:
-        doc = await self.collection.find_one({"_id": command_id}, {"outbox": 1, "version": 1})
+        doc = await self.collection.get(command_id)
         if doc is None:
             return False
         await self.outbox.flush(self.collection, doc)
@@ -44,16 +39,17 @@ class Rejections:
 
     async def reject(self, command: RawEnvelope, reason: RejectionReason, detail: str) -> None:
         event = rejection_event(command, self.source, reason, detail)
-        doc: dict[str, Any] = {
+        doc: Document = {
             "_id": command.id,
+            "version": 1,
             "accountid": command.accountid,
             "command_type": command.type,
             "reason": reason.value,
             "at": utc_now(),
             "outbox": [outbox_entry(self.topic, event)],
         }
-        if not await insert_new(self.collection, doc):
-            existing = await self.collection.find_one({"_id": command.id})
+        if not await self.collection.insert(doc):
+            existing = await self.collection.get(command.id)
             if existing is None:
                 return
             doc = existing

@@ -1,4 +1,7 @@
-"""Assemble a service: broker, Mongo, outbox relay, health/HTTP, background tasks; run it."""
+"""Assemble a service: broker, Mongo, outbox relay, health/HTTP, background tasks; run it.
+
+`create_runtime` wires the real servers; `memory_runtime` the same service over in-memory
+collections and a recording publisher, for handler tests that need no server."""
 
 from __future__ import annotations
 
@@ -15,20 +18,25 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.topics import SOURCES, dlq_topic, message_types
 from services.runtime import logs
-from services.runtime.consumer import Handler, RetryPolicy, TopicConsumer
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.collection import Collection, Index, Storage
+from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
+from services.runtime.dispatch import Dispatch
 from services.runtime.health import Health
 from services.runtime.http import HttpApp, Route
 from services.runtime.kafka import make_broker
+from services.runtime.memory_collection import MemoryStorage
 from services.runtime.mongo import Document, make_client
+from services.runtime.mongo_collection import MongoStorage
 from services.runtime.outbox import Outbox
+from services.runtime.publisher import KafkaPublisher, MemoryPublisher, Publisher
 from services.runtime.rejections import Rejections
 from services.runtime.settings import ServiceSettings
 from services.runtime.startup import BrokerStarter, check_topic_access
+from services.runtime.unit_of_work import Cause, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +47,44 @@ Task = Callable[[], Awaitable[None]]
 class Runtime:
     name: str
     settings: ServiceSettings
-    broker: KafkaBroker
-    mongo: AsyncMongoClient[Document]
+    storage: Storage
+    publisher: Publisher
     outbox: Outbox
-    health: Health
+    clock: Clock
+    broker: KafkaBroker | None = None  # None: in memory, nothing is subscribed
+    mongo: AsyncMongoClient[Document] | None = None
+    health: Health | None = None
     routes: list[Route] = field(default_factory=list)
     startup: list[Task] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
-    outbox_collections: list[AsyncCollection[Document]] = field(default_factory=list)
+    outbox_collections: list[Collection] = field(default_factory=list)
     topics: set[str] = field(default_factory=set)  # every topic it reads or writes
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
     _starter: BrokerStarter | None = None
 
     @property
-    def db(self) -> AsyncDatabase[Document]:
-        return self.mongo[self.settings.database_name(self.name)]
-
-    @property
     def source(self) -> str:
         return SOURCES[self.name]
+
+    def collection(self, name: str, *indexes: Index, outbox: bool = True) -> Collection:
+        """A collection of this service's database; `outbox`: its documents carry events
+        that the relay publishes if a crash left them behind."""
+        collection = self.storage.collection(name, indexes)
+        self.startup.append(collection.ensure_indexes)
+        if outbox:
+            self.outbox_collections.append(collection)
+        return collection
+
+    def dispatch(self, events_topic: str, one_account_at_a_time: bool = False) -> Dispatch:
+        """The service's table of handlers by message class; each message gets its own unit
+        of work, whose events go to `events_topic` unless an event names another."""
+
+        def unit_of_work(cause: Cause) -> UnitOfWork:
+            return UnitOfWork(self.outbox, self.source, events_topic, cause)
+
+        return Dispatch(unit_of_work, one_account_at_a_time)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -70,11 +96,11 @@ class Runtime:
         """Declare a topic this service writes (for its AsyncAPI document; publishing itself
         goes through the outbox)."""
         self.topics.add(topic)
-        self.broker.publisher(topic, title=f"{topic}:{self.name}", description=description)
+        if self.broker is not None:
+            self.broker.publisher(topic, title=f"{topic}:{self.name}", description=description)
 
     def rejections(self, events_topic: str) -> Rejections:
-        collection = self.db["rejections"]
-        self.outbox_collections.append(collection)
+        collection = self.collection("rejections")
         return Rejections(collection, self.outbox, self.source, events_topic)
 
     def consume(
@@ -85,20 +111,28 @@ class Runtime:
         rejections: Rejections | None = None,
         models: dict[str, type[BaseModel]] | None = None,
         description: str = "",
-    ) -> TopicConsumer:
-        consumer = TopicConsumer(
+    ) -> Pipeline:
+        """Read `topic` into `handler`. On a command topic (with `rejections`), a `Dispatch`
+        must handle every command the topic carries."""
+        models = models or message_types(topic)
+        missing = handler.missing(models.values()) if isinstance(handler, Dispatch) else []
+        if rejections is not None and missing:
+            raise ValueError(f"{self.name} has no handler for {', '.join(missing)} on {topic}")
+        pipeline = Pipeline(
             service=self.name,
-            broker=self.broker,
             topic=topic,
-            models=models or message_types(topic),
+            models=models,
             handler=handler,
+            publisher=self.publisher,
             rejections=rejections,
             retry=self.retry_policy(),
-            on_transient=self.health.note_transient,
+            on_transient=self.health.note_transient if self.health else lambda exc: None,
         )
-        consumer.subscribe(self.settings.group_id(self.name), description)
+        if self.broker is not None:
+            subscribe(self.broker, pipeline, self.settings.group_id(self.name), description)
+        self.pipelines[topic] = pipeline
         self.topics.update((topic, dlq_topic(topic)))
-        return consumer
+        return pipeline
 
     async def _start_background(self) -> None:
         for task in self.startup:
@@ -120,6 +154,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:
         """Run the consumers and background tasks in this event loop (in-process tests)."""
+        assert self.broker is not None and self.mongo is not None
         async with self.broker:
             await self.broker.start()
             await self._start_background()
@@ -137,6 +172,7 @@ class Runtime:
         return self._app
 
     def _make_faststream_app(self) -> AsgiFastStream:
+        assert self.broker is not None, "an in-memory runtime has no broker to run"
         return AsgiFastStream(
             self.broker,
             specification=AsyncAPI(
@@ -160,6 +196,7 @@ class Runtime:
                 await check_topic_access(access, sorted(self.topics))
                 await app.start()
 
+            assert self.broker is not None and self.health is not None
             self._starter = BrokerStarter(
                 start, self.broker.stop, self.settings.retry_max_backoff_seconds
             )
@@ -187,7 +224,8 @@ class Runtime:
         return self.http_app(lifespan_app=self.lifespan)
 
     def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
-        return HttpApp([*self.health.routes(), *self.routes], lifespan_app, self.settings.api_token)
+        health = self.health.routes() if self.health else []
+        return HttpApp([*health, *self.routes], lifespan_app, self.settings.api_token)
 
 
 async def _forever(task: Task) -> None:
@@ -199,16 +237,32 @@ async def _forever(task: Task) -> None:
         log.exception("background task stopped")
 
 
-def create_runtime(name: str, settings: ServiceSettings) -> Runtime:
+def create_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     broker = make_broker(settings.kafka_access(), client_id=f"{name}-service")
     mongo = make_client(settings.mongodb_uri.get_secret_value())
+    publisher = KafkaPublisher(broker)
     return Runtime(
         name=name,
         settings=settings,
+        storage=MongoStorage(mongo[settings.database_name(name)]),
+        publisher=publisher,
+        outbox=Outbox(publisher),
+        clock=clock or SystemClock(),
         broker=broker,
         mongo=mongo,
-        outbox=Outbox(broker),
         health=Health(broker, mongo),
+    )
+
+
+def memory_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
+    publisher = MemoryPublisher()
+    return Runtime(
+        name=name,
+        settings=settings,
+        storage=MemoryStorage(),
+        publisher=publisher,
+        outbox=Outbox(publisher),
+        clock=clock or SystemClock(),
     )
 
 

@@ -12,8 +12,8 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from services.runtime.documents import VersionConflict, replace_versioned, update_versioned
 from services.runtime.mongo import Document, make_client
+from services.runtime.mongo_collection import MongoCollection
 from tests.servers import Servers
 
 RACE_ROUNDS = 200
@@ -25,19 +25,19 @@ async def test_two_writers_racing_on_one_version_never_both_win(
     """Each round, two clients (own connection pools) CAS the same document at version 0."""
     first, second = make_client(servers.mongodb_uri), make_client(servers.mongodb_uri)
     try:
-        mine = first[f"cas_{unique}"]["race"]
-        theirs = second[f"cas_{unique}"]["race"]
-        await mine.insert_many([{"_id": i, "version": 0} for i in range(RACE_ROUNDS)])
+        mine = MongoCollection(first[f"cas_{unique}"]["race"])
+        theirs = MongoCollection(second[f"cas_{unique}"]["race"])
+        await mine.raw.insert_many([{"_id": f"d{i}", "version": 0} for i in range(RACE_ROUNDS)])
         double_wins = lost_rounds = 0
         for i in range(RACE_ROUNDS):
-            update = {"$set": {"version": 1}, "$inc": {"writes": 1}}
             results = await asyncio.gather(
-                update_versioned(mine, i, 0, update), update_versioned(theirs, i, 0, update)
+                mine.set_fields(f"d{i}", 0, {"writer": "mine"}),
+                theirs.set_fields(f"d{i}", 0, {"writer": "theirs"}),
             )
             double_wins += results.count(True) > 1
             lost_rounds += results.count(True) == 0
         assert (double_wins, lost_rounds) == (0, 0)
-        assert await mine.count_documents({"writes": 1}) == RACE_ROUNDS
+        assert await mine.count({"version": 1}) == RACE_ROUNDS
     finally:
         await first.close()
         await second.close()
@@ -46,13 +46,11 @@ async def test_two_writers_racing_on_one_version_never_both_win(
 async def test_replace_versioned_refuses_a_stale_copy(
     mongo: AsyncMongoClient[Document], unique: str
 ) -> None:
-    collection = mongo[f"cas_{unique}"]["docs"]
-    await collection.insert_one({"_id": "a", "version": 1, "name": "first"})
-    fresh = await replace_versioned(collection, {"_id": "a", "version": 1, "name": "second"})
-    assert fresh["version"] == 2
-    with pytest.raises(VersionConflict):
-        await replace_versioned(collection, {"_id": "a", "version": 1, "name": "stale"})
-    assert (await collection.find_one({"_id": "a"}) or {})["name"] == "second"
+    collection = MongoCollection(mongo[f"cas_{unique}"]["docs"])
+    assert await collection.insert({"_id": "a", "version": 1, "name": "first"})
+    assert await collection.replace({"_id": "a", "version": 2, "name": "second"}, 1)
+    assert not await collection.replace({"_id": "a", "version": 2, "name": "stale"}, 1)
+    assert (await collection.get("a") or {})["name"] == "second"
 
 
 async def _lookup_ms(mongo: AsyncMongoClient[Document], name: str, size: int) -> float:

@@ -9,7 +9,9 @@ import pytest
 from contracts.common import RejectionReason, Role
 from contracts.messages import AcceptInvitation, InviteTeamMember
 from services.invitations import domain
-from services.invitations.domain import Actor, Policy, Refusal, Status
+from services.invitations.domain import Policy, Status
+from services.runtime.authorisation import TeamMember as Actor
+from services.runtime.rules import Refusal
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = Policy()
@@ -63,7 +65,7 @@ def test_owner_and_admin_invite_with_a_7_day_expiry() -> None:
         invitation = invite(actor)
         assert invitation.status is Status.PENDING
         assert invitation.expires_at == NOW + timedelta(days=7)
-        assert invitation.inviter_id == actor.user_id
+        assert invitation.inviter_id == actor.member_id
 
 
 def test_member_pending_and_rate_limit_refusals() -> None:

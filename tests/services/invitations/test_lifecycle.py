@@ -37,7 +37,7 @@ async def test_invite_publishes_invitation_created_with_a_link_whose_token_is_on
     token = data["accept_token"]
     assert len(token) >= 43  # 32 random bytes, url-safe base64
 
-    stored = await harness.service.store.get(data["invitation_id"])
+    stored = await harness.service.store.document(data["invitation_id"])
     assert stored is not None
     dump = json.dumps(stored, default=str)
     assert token not in dump

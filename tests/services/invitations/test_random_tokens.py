@@ -8,7 +8,8 @@ import pytest
 
 from contracts.envelope import RawEnvelope, new_id
 from contracts.messages import AcceptInvitation
-from services.runtime.consumer import Rejected
+from services.runtime.inbound import Parsed
+from services.runtime.rules import Refusal
 from tests.services.invitations.conftest import Harness
 
 
@@ -16,7 +17,7 @@ async def test_a_thousand_random_tokens_never_accept(harness: Harness) -> None:
     account = harness.account()
     await harness.seed_account(account)
     created = (await harness.invite(account, "ann@example.com"))["data"]
-    handlers = harness.service.handlers
+    dispatch = harness.service.dispatch
     for n in range(1000):
         real = created["accept_token"]
         # a random token, or the real one with its last character changed (never to itself)
@@ -35,8 +36,8 @@ async def test_a_thousand_random_tokens_never_accept(harness: Harness) -> None:
             accountid=account,
             data=data.model_dump(),
         )
-        with pytest.raises(Rejected) as refused:
-            await handlers.on_command_parsed(envelope, data)
+        with pytest.raises(Refusal) as refused:
+            await dispatch(Parsed(envelope, data))
         assert refused.value.reason.value == "invalid_token"
     real = await harness.outcome(
         "AcceptInvitation",

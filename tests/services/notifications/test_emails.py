@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
+from services.runtime.collection import Document
 from tests.processes import free_port
 from tests.services.notifications.conftest import ACCEPT_BASE, ExtraMailpit, NotificationsHarness
 
@@ -196,7 +197,7 @@ async def test_emails_wait_while_smtp_is_unreachable_and_go_out_when_it_is_back(
     addresses = [f"wait{n}-{notifications.unique}@example.com" for n in range(3)]
     causes = [(await notifications.invitation(account, a))[0] for a in addresses]
     for _ in range(100):
-        docs = [await notifications.service.store.get(c) for c in causes]
+        docs = [await notifications.service.store.document(c) for c in causes]
         if all(d and d["attempts"] >= 2 for d in docs):
             break
         await notifications.events.settle(0.1)
@@ -238,9 +239,10 @@ async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_le
 
     handlers, store = notifications.service.handlers, notifications.service.store
     to = f"orphan-{notifications.unique}@example.com"
-    await store.create(
+    await store.deliveries.collection.insert(
         {
             "_id": "orphaned-cause",
+            "version": 1,
             "template": "invitation",
             "accountid": notifications.account(),
             "correlationid": "c",
@@ -262,7 +264,7 @@ async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_le
     notifications.clock.advance(timedelta(seconds=handlers._lease_seconds() + 1))
     await handlers.retry_due()
     assert len(await notifications.mailbox.wait_for(to)) == 1
-    assert (await store.get("orphaned-cause"))["status"] == "sent"
+    assert (await store.document("orphaned-cause") or {})["status"] == "sent"
 
 
 async def test_a_database_outage_after_the_send_does_not_send_twice(
@@ -273,17 +275,17 @@ async def test_a_database_outage_after_the_send_does_not_send_twice(
     from pymongo.errors import AutoReconnect
 
     store = notifications.service.store
-    real_save = store.save
+    deliveries = store.deliveries.collection
+    real_replace = deliveries.replace
     failures = {"left": 3}
 
-    async def save_while_the_database_is_down(*args: object, **kwargs: object) -> object:
-        changes = args[1] if len(args) > 1 else kwargs.get("changes")
-        if isinstance(changes, dict) and changes.get("status") == "sent" and failures["left"]:
+    async def replace_while_the_database_is_down(doc: Document, expected_version: int) -> bool:
+        if doc.get("status") == "sent" and failures["left"]:
             failures["left"] -= 1
             raise AutoReconnect("connection refused (the database is restarting)")
-        return await real_save(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_replace(doc, expected_version)
 
-    monkeypatch.setattr(store, "save", save_while_the_database_is_down)
+    monkeypatch.setattr(deliveries, "replace", replace_while_the_database_is_down)
     to = f"outage-{notifications.unique}@example.com"
     cause_id, _ = await notifications.invitation(notifications.account(), to)
     assert (await notifications.result_of(cause_id))["type"] == "EmailSent"
@@ -292,4 +294,4 @@ async def test_a_database_outage_after_the_send_does_not_send_twice(
     await notifications.service.handlers.retry_due()
     await notifications.events.settle(2)
     assert len(await notifications.mailbox.messages_to(to)) == 1
-    assert (await store.get(cause_id) or {})["status"] == "sent"
+    assert (await store.document(cause_id) or {})["status"] == "sent"

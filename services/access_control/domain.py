@@ -1,0 +1,87 @@
+"""access_control's aggregates and rules: a member's access facts, a client's tags, and the
+visibility changes every command or membership event causes (pure; computed incrementally)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from contracts.common import RejectionReason, Role
+from services.access_control import visibility
+from services.access_control.visibility import Change, ClientFacts, MemberFacts, fold
+from services.runtime.authorisation import Permission, TeamMember, require
+from services.runtime.rules import Emit, Refusal
+
+
+@dataclass(frozen=True)
+class MemberAccess:
+    """What decides a member's visibility. Tags set before the member joined are kept: they
+    apply on joining."""
+
+    account_id: str
+    member_id: str
+    status: str | None = None  # "active", "disconnected"; None: not seen joining yet
+    roles: tuple[str, ...] = ()
+    security_tags: tuple[str, ...] = ()
+
+    @property
+    def facts(self) -> MemberFacts:
+        return MemberFacts(
+            self.member_id, self.status == "active", frozenset(self.roles), fold(self.security_tags)
+        )
+
+    def as_team_member(self) -> TeamMember:
+        roles = frozenset(Role(r) for r in self.roles)
+        return TeamMember(self.member_id, roles, self.status == "active")
+
+
+@dataclass(frozen=True)
+class Client:
+    account_id: str
+    client_id: str
+    security_tags: tuple[str, ...] = ()
+    removed: bool = False
+
+    @property
+    def facts(self) -> ClientFacts | None:
+        return None if self.removed else ClientFacts(self.client_id, fold(self.security_tags))
+
+
+def visibility_events(changes: dict[str, Change]) -> list[Emit]:
+    return [
+        Emit(message, id_parts=(member_id, str(index)))
+        for member_id in sorted(changes)
+        for index, message in enumerate(visibility.messages(member_id, changes[member_id]))
+    ]
+
+
+def decide_client(
+    actor: TeamMember | None,
+    current: Client | None,
+    new: Client,
+    must_exist: bool,
+    members: list[MemberFacts],
+) -> tuple[Client, list[Emit]]:
+    """Register, re-tag or remove (`new.removed`) a client: only its column of answers moves."""
+    require(actor, Permission.MANAGE_CLIENTS)
+    old = None if current is None else current.facts
+    if must_exist and old is None:
+        raise Refusal(RejectionReason.NOT_FOUND, f"no client {new.client_id}")
+    return new, visibility_events(visibility.diff_for_client(members, old, new.facts))
+
+
+def decide_member_tags(
+    actor: TeamMember | None,
+    current: MemberAccess,
+    tags: list[str],
+    clients: list[ClientFacts],
+) -> tuple[MemberAccess, list[Emit]]:
+    require(actor, Permission.MANAGE_TEAM)
+    return member_changed(current, replace(current, security_tags=tuple(tags)), clients)
+
+
+def member_changed(
+    old: MemberAccess, new: MemberAccess, clients: list[ClientFacts]
+) -> tuple[MemberAccess, list[Emit]]:
+    """A member joined, changed roles or tags, or was disconnected: only their row moves."""
+    change = visibility.diff_for_member(old.facts, new.facts, clients)
+    return new, visibility_events({new.member_id: change})

@@ -1,0 +1,93 @@
+"""A delivery: one email for one cause event, and the pure rules of its state machine.
+
+    pending --sent--> sent
+    pending --permanent failure, or the last attempt failed--> failed
+    pending --transient failure--> pending (next attempt later, backing off)
+
+The body (with its accept link) is kept only while the email may still be sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from contracts.messages import EmailFailed, EmailSent
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    max_attempts: int
+    base_seconds: float
+    max_backoff_seconds: float
+
+    def delay(self, attempts: int) -> timedelta:
+        seconds = min(self.max_backoff_seconds, self.base_seconds * 2 ** (attempts - 1))
+        return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    cause_id: str
+    template: str
+    account_id: str
+    correlation_id: str
+    to: str
+    message_id: str
+    created_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    to_name: str = ""
+    subject: str = ""
+    html: str | None = None
+    text: str | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+    def sent(self, attempts: int, at: datetime) -> tuple[Delivery, EmailSent]:
+        done = replace(
+            self, status=DeliveryStatus.SENT, attempts=attempts, sent_at=at, html=None, text=None
+        )
+        return done, EmailSent(
+            cause_id=self.cause_id, template=self.template, to=self.to, message_id=self.message_id
+        )
+
+    def failed_for_good(
+        self, attempts: int, error: str, permanent: bool
+    ) -> tuple[Delivery, EmailFailed]:
+        done = replace(
+            self,
+            status=DeliveryStatus.FAILED,
+            attempts=attempts,
+            last_error=error,
+            html=None,
+            text=None,
+        )
+        return done, EmailFailed(
+            cause_id=self.cause_id,
+            template=self.template,
+            to=self.to,
+            error=error[:1000],
+            attempts=attempts,
+            permanent=permanent,
+        )
+
+    def after_failure(
+        self, attempts: int, error: str, permanent: bool, now: datetime, rule: RetryRule
+    ) -> tuple[Delivery, list[EmailFailed]]:
+        """Given up (with EmailFailed) or scheduled for another attempt (no event)."""
+        if permanent or attempts >= rule.max_attempts:
+            done, event = self.failed_for_good(attempts, error, permanent)
+            return done, [event]
+        later = replace(
+            self, attempts=attempts, last_error=error, next_attempt_at=now + rule.delay(attempts)
+        )
+        return later, []

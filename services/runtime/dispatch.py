@@ -1,0 +1,74 @@
+"""Dispatch keyed by message class: one table per service, built once at wiring time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from contracts.envelope import MessageData, RawEnvelope
+from services.runtime.inbound import Parsed
+from services.runtime.unit_of_work import AlreadyApplied, Cause, UnitOfWork, UnitOfWorkFactory
+
+M = TypeVar("M", bound=MessageData)
+
+
+@dataclass(frozen=True)
+class Message(Generic[M]):
+    """A parsed message: its envelope and its validated `data`, typed."""
+
+    envelope: RawEnvelope
+    data: M
+
+    @property
+    def account_id(self) -> str:
+        return self.envelope.accountid
+
+
+Handler = Callable[[Message[M], UnitOfWork], Awaitable[None]]
+
+
+class Dispatch:
+    """`one_account_at_a_time`: messages of one account wait for each other even when they
+    arrive on different topics (a service whose decisions read facts written by both)."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, one_account_at_a_time: bool = False):
+        self.unit_of_work = unit_of_work
+        self._table: dict[type[BaseModel], Handler[Any]] = {}
+        self._locks: defaultdict[str, asyncio.Lock] | None = (
+            defaultdict(asyncio.Lock) if one_account_at_a_time else None
+        )
+
+    def on(self, model: type[M], handler: Handler[M]) -> Dispatch:
+        if model in self._table:
+            raise ValueError(f"{model.__name__} has a handler already")
+        self._table[model] = handler
+        return self
+
+    def handles(self, model: type[BaseModel]) -> bool:
+        return model in self._table
+
+    def missing(self, models: Iterable[type[BaseModel]]) -> list[str]:
+        return [model.__name__ for model in models if model not in self._table]
+
+    async def __call__(self, parsed: Parsed) -> None:
+        """Run the handler of the message's exact class (other classes are not ours)."""
+        handler = self._table.get(type(parsed.data))
+        if handler is None:
+            return
+        message = Message[Any](parsed.envelope, parsed.data)
+        if self._locks is None:
+            await self._run(handler, message)
+            return
+        async with self._locks[message.account_id]:
+            await self._run(handler, message)
+
+    async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
+        try:
+            await handler(message, self.unit_of_work(Cause.of(message.envelope)))
+        except AlreadyApplied:
+            return

@@ -1,0 +1,92 @@
+"""`Collection` over one MongoDB-wire collection (FerretDB v2 in the stack)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.runtime.collection import Collection, Document, Filter, Index, UniqueViolation
+
+
+class MongoCollection:
+    def __init__(self, collection: AsyncCollection[Document], indexes: Sequence[Index] = ()):
+        self.raw = collection
+        self.name = collection.name
+        self.indexes = list(indexes)
+
+    async def ensure_indexes(self) -> None:
+        for index in self.indexes:
+            keys = [(field, ASCENDING) for field in index.fields]
+            await self.raw.create_index(keys, unique=index.unique)
+
+    async def get(self, key: str) -> Document | None:
+        return await self.raw.find_one({"_id": key})
+
+    async def find_one(self, where: Filter) -> Document | None:
+        return await self.raw.find_one(dict(where))
+
+    async def find(
+        self, where: Filter, *, sort: str | None = None, limit: int | None = None
+    ) -> list[Document]:
+        cursor = self.raw.find(dict(where))
+        if sort is not None:
+            cursor = cursor.sort(sort, ASCENDING)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return await cursor.to_list(None)
+
+    async def count(self, where: Filter) -> int:
+        return await self.raw.count_documents(dict(where))
+
+    async def insert(self, doc: Document) -> bool:
+        """Servers word a duplicate-key error differently, so on that (rare) path the `_id` is
+        looked up to tell "exists already" from "another unique index"."""
+        try:
+            await self.raw.insert_one(dict(doc))
+        except DuplicateKeyError as exc:
+            if await self.raw.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
+                return False
+            raise UniqueViolation(f"{self.name}: {exc}") from exc
+        return True
+
+    async def replace(self, doc: Document, expected_version: int) -> bool:
+        try:
+            result = await self.raw.replace_one(
+                {"_id": doc["_id"], "version": expected_version}, doc
+            )
+        except DuplicateKeyError as exc:
+            raise UniqueViolation(f"{self.name}: {exc}") from exc
+        return result.matched_count == 1
+
+    async def set_fields(self, key: str, expected_version: int, fields: Document) -> bool:
+        result = await self.raw.update_one(
+            {"_id": key, "version": expected_version},
+            {"$set": fields, "$inc": {"version": 1}},
+        )
+        return result.matched_count == 1
+
+    async def upsert_fields(self, key: str, fields: Document) -> None:
+        await self.raw.update_one({"_id": key}, {"$set": fields}, upsert=True)
+
+    async def push(self, key: str, field: str, value: Any) -> None:
+        await self.raw.update_one({"_id": key}, {"$push": {field: value}})
+
+    async def delete(self, key: str, expected_version: int) -> bool:
+        result = await self.raw.delete_one({"_id": key, "version": expected_version})
+        return result.deleted_count == 1
+
+
+class MongoStorage:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.collections: dict[str, MongoCollection] = {}
+
+    def collection(self, name: str, indexes: Sequence[Index] = ()) -> Collection:
+        if name not in self.collections:
+            self.collections[name] = MongoCollection(self.db[name], indexes)
+        return self.collections[name]

@@ -1,0 +1,235 @@
+"""One message's work on one aggregate at a time: load it, skip a command it already applied,
+let a pure rule decide, and commit the new state together with the events it causes (the
+outbox) in ONE compare-and-set write; then publish them.
+
+A handler reads as parse -> authorise -> decide -> commit:
+
+    target = await uow.load(self.people, key)      # AlreadyApplied if this command was done
+    actor = await self.authorise(msg, MANAGE_TEAM)
+    person, event = decide_disconnect(actor, target.state, ...)
+    await uow.commit(target, person, [event])
+
+A unit of work holds nothing but its cause, so units of different accounts can run
+concurrently and in batches; a `VersionConflict` means "read and decide again" (the consumer
+retries the message at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from services.runtime.collection import (
+    Collection,
+    Document,
+    Filter,
+    UniqueViolation,
+    VersionConflict,
+)
+from services.runtime.outbox import Outbox, outbox_entry
+from services.runtime.rules import Emit, Event, Refusal, Removed
+
+MAX_REMEMBERED_COMMANDS = 200
+
+S = TypeVar("S")
+
+
+class Codec(Protocol[S]):
+    """How an aggregate type is stored: its key and its fields (without `_id`, `version`,
+    `outbox`, `handled_commands`, which the unit of work owns)."""
+
+    def key(self, state: S) -> str: ...
+
+    def encode(self, state: S) -> Document: ...
+
+    def decode(self, doc: Document) -> S: ...
+
+
+@dataclass(frozen=True)
+class Stored(Generic[S]):
+    """An aggregate as read: its state (None: not stored yet) and the document it came from."""
+
+    repository: Repository[S]
+    state: S | None
+    document: Document | None = None
+
+    @property
+    def version(self) -> int:
+        return 0 if self.document is None else int(self.document.get("version", 0))
+
+    def has_handled(self, cause_id: str) -> bool:
+        return self.document is not None and cause_id in self.document.get("handled_commands", [])
+
+
+class Repository(Generic[S]):
+    """Typed access to one collection of aggregates."""
+
+    def __init__(self, collection: Collection, codec: Codec[S]) -> None:
+        self.collection = collection
+        self.codec = codec
+
+    def stored(self, doc: Document | None) -> Stored[S]:
+        return Stored(self, None if doc is None else self.codec.decode(doc), doc)
+
+    async def load(self, key: str) -> Stored[S]:
+        return self.stored(await self.collection.get(key))
+
+    async def load_where(self, where: Filter) -> Stored[S]:
+        return self.stored(await self.collection.find_one(where))
+
+    async def get(self, key: str) -> S | None:
+        return (await self.load(key)).state
+
+    async def find(
+        self, where: Filter, *, sort: str | None = None, limit: int | None = None
+    ) -> list[S]:
+        docs = await self.collection.find(where, sort=sort, limit=limit)
+        return [self.codec.decode(doc) for doc in docs]
+
+    async def load_many(
+        self, where: Filter, *, sort: str | None = None, limit: int | None = None
+    ) -> list[Stored[S]]:
+        docs = await self.collection.find(where, sort=sort, limit=limit)
+        return [self.stored(doc) for doc in docs]
+
+    async def count(self, where: Filter) -> int:
+        return await self.collection.count(where)
+
+
+class AlreadyApplied(Exception):
+    """The message was applied before (a redelivery): what it left was published again."""
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What the events of a unit of work are caused by (ids derive from it)."""
+
+    id: str
+    account_id: str
+    correlation_id: str
+    causation_id: str | None
+
+    @classmethod
+    def of(cls, envelope: RawEnvelope) -> Cause:
+        return cls(
+            envelope.id, envelope.accountid, envelope.correlationid or envelope.id, envelope.id
+        )
+
+
+class UnitOfWork:
+    def __init__(self, outbox: Outbox, source: str, events_topic: str, cause: Cause) -> None:
+        self.outbox = outbox
+        self.source = source
+        self.events_topic = events_topic
+        self.cause = cause
+
+    async def load(self, repository: Repository[S], key: str) -> Stored[S]:
+        return await self._unless_applied(await repository.load(key))
+
+    async def load_where(self, repository: Repository[S], where: Filter) -> Stored[S]:
+        return await self._unless_applied(await repository.load_where(where))
+
+    async def load_new(self, repository: Repository[S], key: str) -> Stored[S]:
+        """The aggregate this message creates: if it exists, the message was applied."""
+        stored = await repository.load(key)
+        if stored.document is not None:
+            await self.publish(stored)
+            raise AlreadyApplied(key)
+        return stored
+
+    async def _unless_applied(self, stored: Stored[S]) -> Stored[S]:
+        if stored.has_handled(self.cause.id):
+            await self.publish(stored)
+            raise AlreadyApplied(self.cause.id)
+        return stored
+
+    async def commit(
+        self,
+        stored: Stored[S],
+        new: S | Removed | None,
+        events: Sequence[Event] = (),
+        *,
+        remember: bool = True,
+        on_unique: Refusal | None = None,
+    ) -> Stored[S]:
+        """Write `new` (None: the state stays; REMOVED: delete it) with `events` in one
+        compare-and-set write, then publish; returns the aggregate as it now is.
+        VersionConflict when someone wrote meanwhile; `on_unique` is raised when a unique
+        index refuses the state."""
+        repository = stored.repository
+        if isinstance(new, Removed):
+            await self._remove(stored)
+            return repository.stored(None)
+        state = stored.state if new is None else new
+        if state is None or (new is None and not events):
+            return await self.publish(stored)
+        doc = self._document(stored, state, events, remember)
+        try:
+            written = await self._write(stored, doc)
+        except UniqueViolation:
+            if on_unique is None:
+                raise
+            raise on_unique from None
+        if not written:
+            raise VersionConflict(str(doc["_id"]))
+        return repository.stored(await self.outbox.flush(repository.collection, doc))
+
+    async def publish(self, stored: Stored[S]) -> Stored[S]:
+        """Publish whatever an earlier write left in the aggregate's outbox."""
+        if stored.document is None:
+            return stored
+        return stored.repository.stored(
+            await self.outbox.flush(stored.repository.collection, stored.document)
+        )
+
+    def envelope(self, event: Event) -> tuple[str, CloudEvent[Any]]:
+        emit = event if isinstance(event, Emit) else Emit(event)
+        event_type = type(emit.data).__name__
+        cause = self.cause
+        envelope = CloudEvent[Any](
+            id=derived_id(emit.id_from or cause.id, event_type, *emit.id_parts),
+            source=self.source,
+            type=event_type,
+            accountid=cause.account_id,
+            correlationid=cause.correlation_id,
+            causationid=cause.causation_id,
+            data=emit.data,
+        )
+        return emit.topic or self.events_topic, envelope
+
+    def _document(
+        self, stored: Stored[S], state: S, events: Sequence[Event], remember: bool
+    ) -> Document:
+        codec = stored.repository.codec
+        before = stored.document or {}
+        doc = {**before, **codec.encode(state), "_id": codec.key(state)}
+        doc["outbox"] = [
+            *before.get("outbox", []),
+            *(outbox_entry(*self.envelope(e)) for e in events),
+        ]
+        if remember:
+            handled = [*before.get("handled_commands", []), self.cause.id]
+            doc["handled_commands"] = handled[-MAX_REMEMBERED_COMMANDS:]
+        doc["version"] = stored.version + 1
+        return doc
+
+    @staticmethod
+    async def _write(stored: Stored[S], doc: Document) -> bool:
+        collection = stored.repository.collection
+        if stored.document is None:
+            return await collection.insert(doc)
+        return await collection.replace(doc, stored.version)
+
+    async def _remove(self, stored: Stored[S]) -> None:
+        if stored.document is None:
+            return
+        await self.publish(stored)  # what it still owes the world goes out first
+        collection = stored.repository.collection
+        fresh = await collection.get(stored.document["_id"])
+        if fresh is not None and not await collection.delete(fresh["_id"], fresh["version"]):
+            raise VersionConflict(str(fresh["_id"]))
+
+
+UnitOfWorkFactory = Callable[[Cause], UnitOfWork]
