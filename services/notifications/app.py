@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from services.notifications.handlers import NotificationHandlers
-from services.notifications.mailer import Mailer
+from services.notifications.mailer import Mailer, Sender
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DeliveryStore
 from services.runtime.clock import Clock
@@ -22,7 +22,7 @@ class NotificationsService:
     dispatch: Dispatch
 
 
-def wire(runtime: Runtime, settings: NotificationsSettings, mailer: Mailer) -> NotificationsService:
+def wire(runtime: Runtime, settings: NotificationsSettings, mailer: Sender) -> NotificationsService:
     store = DeliveryStore(runtime)
     dispatch = runtime.dispatch(NOTIFICATIONS_EVENTS)
     handlers = NotificationHandlers(store, dispatch.unit_of_work, mailer, settings, runtime.clock)

@@ -13,7 +13,7 @@ from contracts.messages import InvitationLinkIssued, MemberJoined, ProAccountReg
 from services.notifications import domain
 from services.notifications.delivery import Delivery, RetryRule
 from services.notifications.domain import BadRecipient, InvitationEmail, WelcomeEmail
-from services.notifications.mailer import Mailer, Outgoing, Renderer, SendFailure, build_message
+from services.notifications.mailer import Outgoing, Renderer, Sender, SendFailure, build_message
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DeliveryStore
 from services.runtime.clock import Clock
@@ -33,7 +33,7 @@ class NotificationHandlers:
         self,
         store: DeliveryStore,
         unit_of_work: UnitOfWorkFactory,
-        mailer: Mailer,
+        mailer: Sender,
         settings: NotificationsSettings,
         clock: Clock,
     ) -> None:

@@ -7,7 +7,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -74,6 +74,12 @@ class SendFailure(Exception):
         super().__init__(error)
         self.error = error
         self.permanent = permanent
+
+
+class Sender(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Raises SendFailure when the message did not leave."""
+        ...
 
 
 class Mailer:

@@ -26,7 +26,7 @@ def test_without_servers_the_run_fails_with_one_clear_message(tmp_path: Path) ->
         DOCKER_HOST="unix:///nonexistent/docker.sock",
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "tests/smoke", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=env,
         capture_output=True,

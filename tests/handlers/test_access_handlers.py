@@ -1,0 +1,161 @@
+"""Every access_control command and membership event, over the in-memory unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contracts.envelope import derived_id
+from contracts.topics import ACCESS_CONTROL_COMMANDS, ACCESS_CONTROL_EVENTS, MEMBERSHIP_EVENTS
+from services.access_control import visibility
+from services.access_control.app import AccessControlService, wire
+from services.access_control.repair import recompute
+from services.access_control.settings import AccessControlSettings
+from services.runtime.service import Runtime
+from tests.handlers.kit import InMemory, in_memory
+
+Access = InMemory[AccessControlService]
+
+
+@pytest.fixture
+async def access() -> Access:
+    settings = AccessControlSettings(projection_grace_seconds=0)
+
+    def wired(runtime: Runtime) -> AccessControlService:
+        return wire(runtime, settings)
+
+    service = in_memory(
+        "access_control", settings, wired, ACCESS_CONTROL_EVENTS, ACCESS_CONTROL_COMMANDS
+    )
+    await joined(service, "owner-1", ["owner"])
+    return service
+
+
+async def member_event(service: Access, type_: str, **data: Any) -> str:
+    return await service.send(type_, data, topic=MEMBERSHIP_EVENTS, actor=None)
+
+
+async def joined(service: Access, member: str, roles: list[str]) -> str:
+    return await member_event(
+        service,
+        "MemberJoined",
+        member_id=member,
+        email=f"{member}@example.com",
+        roles=roles,
+        invitation_id=None,
+        joined_at="2026-11-28T10:00:00Z",
+    )
+
+
+def changes(service: Access, cause: str) -> list[tuple[str, list[str], list[str]]]:
+    return sorted(
+        (e["data"]["member_id"], e["data"]["granted"], e["data"]["revoked"])
+        for e in service.caused_by(cause)
+        if e["type"] == "ClientVisibilityChanged"
+    )
+
+
+def view(service: Access) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = {}
+    for event in service.published():
+        if event["type"] == "ClientVisibilityChanged":
+            visibility.apply(seen, visibility.ClientVisibilityChanged(**event["data"]))
+    return seen
+
+
+async def test_clients_and_tags_move_only_the_answers_that_change(access: Access) -> None:
+    await joined(access, "ann", ["practitioner"])
+    await access.send("SetMemberSecurityTags", {"member_id": "ann", "security_tags": ["Kids"]})
+    register = await access.send(
+        "RegisterClient", {"client_id": "kid-1", "security_tags": [" kids "]}
+    )
+    assert changes(access, register) == [("ann", ["kid-1"], []), ("owner-1", ["kid-1"], [])]
+    event = access.caused_by(register)[0]
+    assert event["id"] == derived_id(register, "ClientVisibilityChanged", "ann", "0")
+    plain = await access.send("RegisterClient", {"client_id": "adult-1"})
+    assert changes(access, plain) == [("owner-1", ["adult-1"], [])]
+    retag = await access.send(
+        "SetClientSecurityTags", {"client_id": "adult-1", "security_tags": ["KIDS"]}
+    )
+    assert changes(access, retag) == [("ann", ["adult-1"], [])]
+    removed = await access.send("RemoveClient", {"client_id": "kid-1"})
+    assert changes(access, removed) == [("ann", [], ["kid-1"]), ("owner-1", [], ["kid-1"])]
+    untag = await access.send("SetMemberSecurityTags", {"member_id": "ann", "security_tags": []})
+    assert changes(access, untag) == []  # untagged ann sees all: only adult-1, seen already
+    store = access.service.store
+    assert view(access) == await recompute(store, "acct-1")
+
+
+async def test_membership_events_grant_and_revoke(access: Access) -> None:
+    await access.send("RegisterClient", {"client_id": "c1", "security_tags": ["a"]})
+    await access.send("RegisterClient", {"client_id": "c2", "security_tags": ["b"]})
+    await access.send("SetMemberSecurityTags", {"member_id": "bob", "security_tags": ["a"]})
+    join = await joined(access, "bob", ["practitioner"])  # tags set before joining apply
+    assert changes(access, join) == [("bob", ["c1"], [])]
+    promoted = await member_event(
+        access,
+        "MemberRolesChanged",
+        member_id="bob",
+        roles=["administrator"],
+        previous_roles=["practitioner"],
+        changed_by="owner-1",
+    )
+    assert changes(access, promoted) == [("bob", ["c2"], [])]
+    gone = await member_event(
+        access,
+        "MemberDisconnected",
+        member_id="bob",
+        email="bob@example.com",
+        roles=["administrator"],
+        disconnected_by="owner-1",
+        disconnected_at="2026-11-28T11:00:00Z",
+    )
+    assert changes(access, gone) == [("bob", [], ["c1", "c2"])]
+    assert view(access) == await recompute(access.service.store, "acct-1")
+
+
+async def test_who_may_change_what(access: Access) -> None:
+    await joined(access, "prac", ["practitioner"])
+    await joined(access, "clients", ["client_administrator"])
+    client = {"client_id": "c1", "security_tags": ["a"]}
+    member_tags = {"member_id": "prac", "security_tags": ["a"]}
+    for actor in ("prac", "stranger", None):
+        assert (
+            access.reason(await access.send("RegisterClient", client, actor=actor)) == "forbidden"
+        )
+    allowed = await access.send("RegisterClient", client, actor="clients")
+    assert [member for member, _, _ in changes(access, allowed)] == ["clients", "owner-1", "prac"]
+    refused = await access.send("SetMemberSecurityTags", member_tags, actor="clients")
+    assert access.reason(refused) == "forbidden"
+    ok = await access.send("SetMemberSecurityTags", member_tags, actor="owner-1")
+    assert changes(access, ok) == []  # prac saw c1 without tags and still does
+
+
+async def test_unknown_clients_are_not_found(access: Access) -> None:
+    for verb, data in (
+        ("SetClientSecurityTags", {"client_id": "nope", "security_tags": ["a"]}),
+        ("RemoveClient", {"client_id": "nope"}),
+    ):
+        assert access.reason(await access.send(verb, data)) == "not_found"
+    await access.send("RegisterClient", {"client_id": "c1"})
+    await access.send("RemoveClient", {"client_id": "c1"})
+    assert access.reason(await access.send("RemoveClient", {"client_id": "c1"})) == "not_found"
+    again = await access.send("RegisterClient", {"client_id": "c1"})  # registering revives it
+    assert changes(access, again) == [("owner-1", ["c1"], [])]
+
+
+async def test_redelivery_changes_nothing_twice(access: Access) -> None:
+    command = await access.send("RegisterClient", {"client_id": "c1"})
+    await access.send("RegisterClient", {"client_id": "c1"}, message_id=command)
+    event = await joined(access, "ann", ["practitioner"])
+    await member_event(
+        access,
+        "MemberJoined",
+        member_id="ann",
+        email="ann@example.com",
+        roles=["practitioner"],
+        joined_at="2026-11-28T10:00:00Z",
+    )
+    assert len(access.caused_by(command)) == 1 and len(access.caused_by(event)) == 1
+    assert access.reason(await access.send("RegisterClient", {"client_id": "bad id!"})) == "invalid"

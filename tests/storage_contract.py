@@ -1,0 +1,232 @@
+"""One behaviour, two storages: the tests every `Storage` must pass. `MemoryStorage` runs them
+in tests/handlers (no server), `MongoStorage` against the real FerretDB in tests/smoke; the
+handler tests are worth something only because both pass the same list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.common import RejectionReason
+from contracts.messages import InvitationExpired
+from services.runtime.collection import Document, Index, Storage, UniqueViolation, VersionConflict
+from services.runtime.outbox import Outbox
+from services.runtime.publisher import MemoryPublisher
+from services.runtime.rules import REMOVED, Emit, Refusal
+from services.runtime.unit_of_work import (
+    MAX_REMEMBERED_COMMANDS,
+    AlreadyApplied,
+    Cause,
+    Repository,
+    UnitOfWork,
+)
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    account_id: str
+    text: str
+
+
+class NoteCodec:
+    def key(self, state: Note) -> str:
+        return state.id
+
+    def encode(self, state: Note) -> Document:
+        return {"account_id": state.account_id, "text": state.text}
+
+    def decode(self, doc: Document) -> Note:
+        return Note(doc["_id"], doc["account_id"], doc["text"])
+
+
+def event(n: int) -> InvitationExpired:
+    return InvitationExpired(
+        invitation_id=f"00000000-0000-4000-8000-{n:012d}", email=f"n{n}@example.com"
+    )
+
+
+class StorageContract:
+    """Subclasses provide a `storage` fixture (a fresh, empty database)."""
+
+    # ---- Collection ----------------------------------------------------------------------
+
+    async def test_insert_is_refused_for_an_existing_id(self, storage: Storage) -> None:
+        docs = storage.collection("docs")
+        assert await docs.insert({"_id": "a", "version": 1, "n": 1})
+        assert not await docs.insert({"_id": "a", "version": 1, "n": 2})
+        assert (await docs.get("a") or {})["n"] == 1
+        assert await docs.get("missing") is None
+
+    async def test_replace_and_set_fields_compare_and_set_on_the_version(
+        self, storage: Storage
+    ) -> None:
+        docs = storage.collection("docs")
+        await docs.insert({"_id": "a", "version": 1, "n": 1})
+        assert await docs.replace({"_id": "a", "version": 2, "n": 2}, 1)
+        assert not await docs.replace({"_id": "a", "version": 2, "n": 99}, 1)  # stale
+        assert await docs.set_fields("a", 2, {"n": 3})
+        assert not await docs.set_fields("a", 2, {"n": 99})
+        assert await docs.get("a") == {"_id": "a", "version": 3, "n": 3}
+        assert not await docs.delete("a", 2)
+        assert await docs.delete("a", 3)
+        assert await docs.get("a") is None
+
+    async def test_a_unique_index_refuses_a_second_holder(self, storage: Storage) -> None:
+        docs = storage.collection("slots", [Index(("slot",), unique=True)])
+        await docs.ensure_indexes()
+        assert await docs.insert({"_id": "a", "version": 1, "slot": "x"})
+        with pytest.raises(UniqueViolation):
+            await docs.insert({"_id": "b", "version": 1, "slot": "x"})
+        assert await docs.insert({"_id": "b", "version": 1, "slot": "y"})
+        with pytest.raises(UniqueViolation):
+            await docs.replace({"_id": "b", "version": 2, "slot": "x"}, 1)
+        assert await docs.replace({"_id": "a", "version": 2, "slot": "x"}, 1)  # its own value
+
+    async def test_queries(self, storage: Storage) -> None:
+        docs = storage.collection("docs")
+        for n in range(6):
+            await docs.insert(
+                {
+                    "_id": f"d{n}",
+                    "version": 1,
+                    "account_id": "acct-1" if n < 4 else "acct-2",
+                    "n": n,
+                    "at": T0 + timedelta(hours=n),
+                    "tags": [f"t{n % 3}", "all"],
+                    "outbox": [{"id": "e"}] if n % 2 else [],
+                }
+            )
+
+        async def ids(where: Document, **kw: object) -> list[str]:
+            return sorted(d["_id"] for d in await docs.find(where, **kw))  # type: ignore[arg-type]
+
+        assert await ids({"account_id": "acct-1"}) == ["d0", "d1", "d2", "d3"]
+        assert await ids({"account_id": "acct-1", "at": {"$gte": T0 + timedelta(hours=2)}}) == [
+            "d2",
+            "d3",
+        ]
+        assert await ids({"at": {"$lte": T0 + timedelta(hours=1)}}) == ["d0", "d1"]
+        assert await ids({"tags": {"$in": ["t1", "nope"]}}) == ["d1", "d4"]
+        assert await ids({"tags": "t2"}) == ["d2", "d5"]
+        assert await ids({"outbox.0": {"$exists": True}}) == ["d1", "d3", "d5"]
+        assert await ids({"n": {"$gt": 3}}) == ["d4", "d5"]
+        page = await docs.find({"account_id": "acct-1", "_id": {"$gt": "d1"}}, sort="_id", limit=1)
+        assert [d["_id"] for d in page] == ["d2"]
+        assert await docs.count({"tags": "all"}) == 6
+        assert (await docs.find_one({"n": 5}) or {})["_id"] == "d5"
+        assert await docs.find_one({"n": 42}) is None
+
+    async def test_projection_writes_ignore_the_version(self, storage: Storage) -> None:
+        docs = storage.collection("projection")
+        await docs.upsert_fields("m1", {"status": "active"})
+        await docs.upsert_fields("m1", {"roles": ["owner"]})
+        await docs.push("m1", "links", {"h": 1})
+        await docs.push("m1", "links", {"h": 2})
+        assert await docs.get("m1") == {
+            "_id": "m1",
+            "status": "active",
+            "roles": ["owner"],
+            "links": [{"h": 1}, {"h": 2}],
+        }
+
+    # ---- the unit of work over it --------------------------------------------------------
+
+    def unit(
+        self, storage: Storage, cause_id: str = "cmd-1"
+    ) -> tuple[UnitOfWork, Repository[Note], MemoryPublisher]:
+        publisher = MemoryPublisher()
+        uow = UnitOfWork(
+            Outbox(publisher), "/test", "test.events", Cause(cause_id, "acct-1", "corr-1", cause_id)
+        )
+        return uow, Repository(storage.collection("notes"), NoteCodec()), publisher
+
+    async def test_commit_writes_state_and_events_once_then_publishes(
+        self, storage: Storage
+    ) -> None:
+        uow, notes, publisher = self.unit(storage)
+        stored = await uow.load(notes, "n1")
+        assert stored.state is None
+        after = await uow.commit(
+            stored, Note("n1", "acct-1", "hello"), [event(1), Emit(event(2), topic="private")]
+        )
+        assert after.state == Note("n1", "acct-1", "hello")
+        assert [(r.topic, r.key) for r in publisher.records] == [
+            ("test.events", b"acct-1"),
+            ("private", b"acct-1"),
+        ]
+        first = publisher.messages("test.events")[0]
+        assert (first["type"], first["causationid"], first["correlationid"]) == (
+            "InvitationExpired",
+            "cmd-1",
+            "corr-1",
+        )
+        doc = await notes.collection.get("n1") or {}
+        assert doc["outbox"] == [] and doc["handled_commands"] == ["cmd-1"]
+
+    async def test_a_redelivered_command_is_skipped_and_republishes_what_it_left(
+        self, storage: Storage
+    ) -> None:
+        uow, notes, publisher = self.unit(storage)
+        publisher_down = MemoryPublisher()
+
+        async def refuse(records: object) -> None:
+            raise ConnectionError("broker down")
+
+        publisher_down.publish = refuse  # type: ignore[method-assign]
+        crashed = UnitOfWork(Outbox(publisher_down), "/test", "test.events", uow.cause)
+        with pytest.raises(ConnectionError):
+            await crashed.commit(
+                await crashed.load(notes, "n1"), Note("n1", "acct-1", "x"), [event(1)]
+            )
+        assert publisher.records == []
+        with pytest.raises(AlreadyApplied):
+            await uow.load(notes, "n1")  # the same command again: not decided twice ...
+        assert len(publisher.records) == 1  # ... but what it left is published
+        with pytest.raises(AlreadyApplied):
+            await uow.load(notes, "n1")
+        assert len(publisher.records) == 1  # and only once by this process
+
+    async def test_a_stale_read_conflicts_instead_of_overwriting(self, storage: Storage) -> None:
+        uow, notes, _ = self.unit(storage, "cmd-1")
+        other, _, _ = self.unit(storage, "cmd-2")
+        await uow.commit(await uow.load(notes, "n1"), Note("n1", "acct-1", "v1"))
+        mine, theirs = await notes.load("n1"), await other.load(notes, "n1")
+        await other.commit(theirs, Note("n1", "acct-1", "theirs"))
+        with pytest.raises(VersionConflict):
+            await uow.commit(mine, Note("n1", "acct-1", "mine"))
+        creator, _, _ = self.unit(storage, "cmd-3")
+        with pytest.raises(VersionConflict):  # a second create of the same key
+            await creator.commit(notes.stored(None), Note("n1", "acct-1", "again"))
+        assert (await notes.get("n1") or Note("", "", "")).text == "theirs"
+
+    async def test_unchanged_removed_and_unique_refusals(self, storage: Storage) -> None:
+        uow, _, publisher = self.unit(storage)
+        notes = Repository(
+            storage.collection("unique_notes", [Index(("text",), unique=True)]), NoteCodec()
+        )
+        await notes.collection.ensure_indexes()
+        await uow.commit(notes.stored(None), Note("n1", "acct-1", "same"))
+        stored = await notes.load("n1")
+        assert (await uow.commit(stored, None)).version == stored.version  # nothing written
+        refusal = Refusal(RejectionReason.ALREADY_INVITED, "taken")
+        with pytest.raises(Refusal) as raised:
+            await uow.commit(notes.stored(None), Note("n2", "acct-1", "same"), on_unique=refusal)
+        assert raised.value is refusal
+        await uow.commit(await notes.load("n1"), REMOVED)
+        assert await notes.get("n1") is None and publisher.records == []
+
+    async def test_handled_commands_are_capped(self, storage: Storage) -> None:
+        _, notes, _ = self.unit(storage)
+        for n in range(MAX_REMEMBERED_COMMANDS + 5):
+            uow, _, _ = self.unit(storage, f"cmd-{n}")
+            await uow.commit(await uow.load(notes, "n1"), Note("n1", "acct-1", str(n)))
+        handled = (await notes.collection.get("n1") or {})["handled_commands"]
+        assert (
+            len(handled) == MAX_REMEMBERED_COMMANDS
+            and handled[-1] == f"cmd-{MAX_REMEMBERED_COMMANDS + 4}"
+        )
