@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install stack-up stack-down stack-status lint schemas test check demo down clean
+.PHONY: install stack-up stack-down stack-status lint schemas test test-fast check demo down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: install
 
 schemas: install
 	$(PY) -m contracts.schemas_tool write
+
+# The pure rules and every handler over the in-memory unit of work: no server needed.
+test-fast: install
+	$(PY) -m pytest tests/unit tests/handlers $(PYTEST_ARGS)
 
 # Against whatever servers the environment names (or the running local stack).
 check: install

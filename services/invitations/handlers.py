@@ -83,7 +83,7 @@ class InvitationHandlers:
             account_id=account,
             command=msg.data,
             actor=actor,
-            account_name=await self.store.account_name(account) or account,
+            account_name=await self.store.accounts.get(account) or account,
             is_active_member=await self.store.is_active_member(account, email),
             pending=pending.state,
             invitations_last_hour=await self.store.created_in_the_hour_before(account, now),
@@ -182,7 +182,10 @@ class InvitationHandlers:
     # ---- membership.events: the projection authorisation and already_member read -----------
 
     async def account_registered(self, msg: Message[ProAccountRegistered], _: UnitOfWork) -> None:
-        await self.store.put_account(msg.account_id, msg.data.account_name, msg.data.owner_user_id)
+        data = msg.data
+        await self.store.accounts.put(
+            msg.account_id, data.account_name, owner_user_id=data.owner_user_id
+        )
 
     async def member_joined(self, msg: Message[MemberJoined], _: UnitOfWork) -> None:
         roles = [r.value for r in msg.data.roles]

@@ -10,6 +10,7 @@ from contracts.common import Role
 from services.invitations.domain import Invitation, Link, Status
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
+from services.runtime.projection import AccountNames
 from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Repository, Stored
 
@@ -77,7 +78,7 @@ class InvitationStore:
             Index(("status", "expires_at")),
         )
         self.invitations = Repository(invitations, InvitationCodec())
-        self.accounts = runtime.collection("accounts", outbox=False)
+        self.accounts = AccountNames(runtime.collection("accounts", outbox=False))
         self.members = runtime.collection("members", Index(("account_id", "email")), outbox=False)
 
     async def document(self, invitation_id: str) -> Document | None:
@@ -99,10 +100,6 @@ class InvitationStore:
 
     # ---- projection of membership.events ---------------------------------------------------
 
-    async def account_name(self, account_id: str) -> str | None:
-        doc = await self.accounts.get(account_id)
-        return None if doc is None else str(doc["name"])
-
     async def actor(self, account_id: str, user_id: str) -> TeamMember | None:
         doc = await self.members.get(f"{account_id}|{user_id}")
         if doc is None or "roles" not in doc:
@@ -113,11 +110,6 @@ class InvitationStore:
     async def is_active_member(self, account_id: str, email: str) -> bool:
         where = {"account_id": account_id, "email": email, "status": "active"}
         return await self.members.find_one(where) is not None
-
-    async def put_account(self, account_id: str, name: str, owner_user_id: str) -> None:
-        await self.accounts.upsert_fields(
-            account_id, {"name": name, "owner_user_id": owner_user_id}
-        )
 
     async def put_member(self, account_id: str, member_id: str, fields: Document) -> None:
         key = f"{account_id}|{member_id}"

@@ -65,7 +65,7 @@ class NotificationHandlers:
         )
 
     async def account_registered(self, msg: Message[ProAccountRegistered], _: UnitOfWork) -> None:
-        await self.store.put_account(msg.account_id, msg.data.account_name)
+        await self.store.accounts.put(msg.account_id, msg.data.account_name)
 
     async def member_joined(self, msg: Message[MemberJoined], uow: UnitOfWork) -> None:
         if msg.data.invitation_id is None or not self.settings.send_welcome_email:
@@ -93,7 +93,7 @@ class NotificationHandlers:
     async def _welcome_email(self, msg: Message[MemberJoined]) -> WelcomeEmail:
         return WelcomeEmail(
             product_name=self.settings.product_name,
-            account_name=await self.store.account_name(msg.account_id) or msg.account_id,
+            account_name=await self.store.accounts.get(msg.account_id) or msg.account_id,
             member_name=msg.data.name or "there",
             roles=domain.roles_in_words(msg.data.roles),
         )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from services.notifications.delivery import Delivery, DeliveryStatus
 from services.runtime.collection import Document, Index
+from services.runtime.projection import AccountNames
 from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Repository, Stored
 
@@ -59,7 +60,7 @@ class DeliveryStore:
         deliveries = runtime.collection("deliveries", Index(("status", "next_attempt_at")))
         self.deliveries = Repository(deliveries, DeliveryCodec())
         self.claims = runtime.collection("send_claims", outbox=False)
-        self.accounts = runtime.collection("accounts", outbox=False)
+        self.accounts = AccountNames(runtime.collection("accounts", outbox=False))
 
     async def document(self, cause_id: str) -> Document | None:
         """The delivery as stored (operators and tests)."""
@@ -74,10 +75,3 @@ class DeliveryStore:
     async def due(self, now: datetime, limit: int = 100) -> list[Stored[Delivery]]:
         where = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
         return await self.deliveries.load_many(where, limit=limit)
-
-    async def account_name(self, account_id: str) -> str | None:
-        doc = await self.accounts.get(account_id)
-        return None if doc is None else str(doc["name"])
-
-    async def put_account(self, account_id: str, name: str) -> None:
-        await self.accounts.upsert_fields(account_id, {"name": name})

@@ -46,13 +46,7 @@ async def publish_raw(
     broker: KafkaBroker, topic: str, key: str, value: bytes, correlation_id: str | None
 ) -> None:
     """Publish and wait for the broker's acknowledgement (acks=all)."""
-    await broker.publish(
-        value,
-        topic,
-        key=key.encode(),
-        headers=kafka_headers(correlation_id),
-        correlation_id=correlation_id or None,
-    )
+    await publish_all(broker, [(topic, key, value, correlation_id)])
 
 
 async def publish_all(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from services.runtime.clock import Clock
+from services.runtime.collection import Collection
 
 T = TypeVar("T")
 
@@ -24,3 +25,17 @@ async def with_grace(
         await asyncio.sleep(0.1)
         found = await lookup()
     return found
+
+
+class AccountNames:
+    """Account names as ProAccountRegistered announced them (for emails and event payloads)."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def get(self, account_id: str) -> str | None:
+        doc = await self.collection.get(account_id)
+        return None if doc is None else str(doc["name"])
+
+    async def put(self, account_id: str, name: str, **more: str) -> None:
+        await self.collection.upsert_fields(account_id, {"name": name, **more})
