@@ -4,15 +4,23 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install stack-up stack-down stack-status lint schemas test test-fast check demo down clean
+.PHONY: install lock stack-up stack-down stack-status lint schemas test test-fast check demo down clean
 
-$(STAMP): pyproject.toml
+# Every dependency, transitive ones included, at the version and hash in the lock file.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing a pin in pyproject.toml: the runtime lock (the image) and the dev lock (make install).
+lock: install
+	$(PY) -m pip install --quiet uv==0.9.5
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --universal --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --universal --quiet -o requirements-dev.lock
 
 stack-up: install
 	$(PY) -m stack up

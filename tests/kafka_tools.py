@@ -46,6 +46,7 @@ class Gateway:
         data: dict[str, Any],
         actor: str | None = None,
         command_id: str | None = None,
+        extension: dict[str, str] | None = None,  # e.g. the tracing `traceparent`
     ) -> str:
         command_id = command_id or new_id()
         envelope: dict[str, Any] = {
@@ -58,6 +59,7 @@ class Gateway:
             "accountid": account,
             "correlationid": new_id(),
             "data": data,
+            **(extension or {}),
         }
         if actor is not None:
             envelope["actorid"] = actor

@@ -18,8 +18,8 @@ NO_SERVERS = (
     "  1. start the local stack (no Docker needed):\n"
     "       make stack-up && eval $(.venv/bin/python -m stack env)\n"
     "     -- or run everything with:  make test\n"
-    "  2. or run where a Docker engine answers: the tests then start apache/kafka, mongo:8 and\n"
-    "     axllent/mailpit containers through testcontainers.\n"
+    "  2. or run where a Docker engine answers: the tests then start apache/kafka,\n"
+    "     mongo:8.0.12 and axllent/mailpit containers through testcontainers.\n"
     "Explicit servers: set KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI, SMTP_HOST, SMTP_PORT, MAILPIT_URL."
 )
 ENV_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "SMTP_HOST", "SMTP_PORT", "MAILPIT_URL")
@@ -174,7 +174,7 @@ def from_docker() -> Servers | None:
         .with_env("KAFKA_MESSAGE_MAX_BYTES", "2097152")
     )
     wait_for_logs(kafka, "Kafka Server started", timeout=120)
-    mongo = stack.enter_context(MongoDbContainer("mongo:8"))
+    mongo = stack.enter_context(MongoDbContainer("mongo:8.0.12"))
     mailpit = stack.enter_context(
         DockerContainer("axllent/mailpit:v1.33.1").with_exposed_ports(1025, 8025)
     )

@@ -70,11 +70,22 @@ async def main(account_id: str, publish: bool) -> None:
     await runtime.mongo.close()
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> None:
+    """The `pro-team-repair-visibility` command."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pro-team-repair-visibility",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
     )
-    parser.add_argument("account_id")
-    parser.add_argument("--publish", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("account_id", help="the account whose visibility to recompute")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also publish a level-setting ClientVisibilityChanged per member",
+    )
+    args = parser.parse_args(argv)
     asyncio.run(main(args.account_id, args.publish))
+
+
+if __name__ == "__main__":
+    cli()

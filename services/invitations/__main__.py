@@ -4,6 +4,12 @@ from services.invitations.app import build
 from services.invitations.settings import load
 from services.runtime.service import main
 
-if __name__ == "__main__":
+
+def run() -> None:
+    """The `pro-team-invitations` command."""
     settings = load()
     main("invitations", lambda: build(settings).runtime, settings.log_level)
+
+
+if __name__ == "__main__":
+    run()

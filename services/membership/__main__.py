@@ -4,6 +4,12 @@ from services.membership.app import build
 from services.membership.settings import load
 from services.runtime.service import main
 
-if __name__ == "__main__":
+
+def run() -> None:
+    """The `pro-team-membership` command."""
     settings = load()
     main("membership", lambda: build(settings).runtime, settings.log_level)
+
+
+if __name__ == "__main__":
+    run()

@@ -25,7 +25,9 @@ class NotificationsService:
 def wire(runtime: Runtime, settings: NotificationsSettings, mailer: Sender) -> NotificationsService:
     store = DeliveryStore(runtime)
     dispatch = runtime.dispatch(NOTIFICATIONS_EVENTS)
-    handlers = NotificationHandlers(store, dispatch.unit_of_work, mailer, settings, runtime.clock)
+    handlers = NotificationHandlers(
+        store, dispatch.unit_of_work, mailer, settings, runtime.clock, runtime.metrics
+    )
     handlers.register_all(dispatch)
     runtime.consume(
         INVITATIONS_LINKS,

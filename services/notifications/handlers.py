@@ -19,6 +19,7 @@ from services.notifications.store import DeliveryStore
 from services.runtime.clock import Clock
 from services.runtime.collection import VersionConflict
 from services.runtime.dispatch import Dispatch, Message
+from services.runtime.metrics import Metrics
 from services.runtime.mongo import is_transient
 from services.runtime.unit_of_work import Cause, Stored, UnitOfWork, UnitOfWorkFactory
 
@@ -36,8 +37,10 @@ class NotificationHandlers:
         mailer: Sender,
         settings: NotificationsSettings,
         clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.unit_of_work = unit_of_work
         self.mailer = mailer
         self.renderer = Renderer()
@@ -124,6 +127,7 @@ class NotificationHandlers:
         except BadRecipient as bad:
             failed, event = delivery.failed_for_good(0, str(bad), permanent=True)
             await uow.commit(stored, failed, [event])
+            self._count(template, "failed")
             return
         email = await compose(msg)
         html, text = await self.renderer.render(template, email)
@@ -163,12 +167,14 @@ class NotificationHandlers:
                 attempts, failure.error, failure.permanent, self.clock.now(), self.retry_rule
             )
             await uow.commit(stored, later, events, remember=False)
+            self._count(delivery.template, "failed" if events else "retrying")
             log.warning(
                 "email %s attempt %d failed: %s", delivery.cause_id, attempts, failure.error
             )
             return
         sent, event = delivery.sent(attempts, self.clock.now())
         await self._record_after_sending(lambda: uow.commit(stored, sent, [event], remember=False))
+        self._count(delivery.template, "sent")
 
     async def _record_after_sending(self, record: Callable[[], Awaitable[object]]) -> None:
         """The email has left: record that however long the database takes to come back. Giving
@@ -204,6 +210,9 @@ class NotificationHandlers:
             except Exception:
                 log.exception("delivery retry round failed; will retry")
             await asyncio.sleep(self.settings.delivery_retry_poll_seconds)
+
+    def _count(self, template: str, outcome: str) -> None:
+        self.metrics.emails.labels(template, outcome).inc()
 
     # ---- leases ------------------------------------------------------------------------------
 

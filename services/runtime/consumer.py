@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import DefaultSubscriber as KafkaSubscriber
 from pydantic import BaseModel
 
 from contracts.common import RejectionReason
+from contracts.envelope import RawEnvelope
+from services.runtime import tracing
 from services.runtime.collection import VersionConflict
 from services.runtime.dlq import Origin, dead_letter
 from services.runtime.inbound import InvalidData, Parsed, Unparseable, parse
 from services.runtime.kafka import COMMIT_AFTER_HANDLING
 from services.runtime.logs import correlation_id
+from services.runtime.metrics import Metrics
 from services.runtime.mongo import is_transient
 from services.runtime.publisher import Publisher
 from services.runtime.rejections import Rejections
@@ -58,44 +63,50 @@ class Pipeline:
     handler: Handler
     publisher: Publisher  # for dead letters
     rejections: Rejections | None = None  # set on command topics
+    metrics: Metrics = field(default_factory=lambda: Metrics("pipeline"))
     retry: RetryPolicy | None = None
     on_transient: Callable[[BaseException | None], None] = lambda exc: None
 
     async def handle(self, value: bytes | None, origin: Origin) -> None:
         outcome = parse(value, self.models)
         if isinstance(outcome, Unparseable):
-            await self._retrying(
-                lambda: dead_letter(self.publisher, self.service, origin, value, outcome.error)
-            )
+            await self._dead_letter(origin, value, outcome.error)
+            self.metrics.handled.labels(self.topic, "unknown", "dead_lettered").inc()
             return
-        token = correlation_id.set(outcome.envelope.correlationid or outcome.envelope.id)
+        envelope = outcome.envelope
+        message_type = envelope.type if envelope.type in self.models else "unknown"
+        token = correlation_id.set(envelope.correlationid or envelope.id)
+        started = time.perf_counter()
         try:
-            if isinstance(outcome, InvalidData):
-                await self._invalid(outcome, origin, value)
-            else:
-                await self._handle(outcome, origin, value)
+            with tracing.handling(self.service, self.topic, envelope):
+                if isinstance(outcome, InvalidData):
+                    result = await self._invalid(outcome, origin, value)
+                else:
+                    result = await self._handle(outcome, origin, value)
         finally:
             correlation_id.reset(token)
+        self.metrics.handled.labels(self.topic, message_type, result).inc()
+        self.metrics.duration.labels(self.topic, message_type).observe(
+            time.perf_counter() - started
+        )
 
-    async def _invalid(self, outcome: InvalidData, origin: Origin, raw: bytes | None) -> None:
+    async def _invalid(self, outcome: InvalidData, origin: Origin, raw: bytes | None) -> str:
         if self.rejections is not None:
-            rejections = self.rejections
-            await self._retrying(
-                lambda: rejections.reject(outcome.envelope, RejectionReason.INVALID, outcome.error)
-            )
-        elif outcome.unknown_type:
+            await self._reject(outcome.envelope, RejectionReason.INVALID, outcome.error)
+            return "rejected"
+        if outcome.unknown_type:
             log.debug("ignoring %s on %s", outcome.envelope.type, self.topic)
-        else:
-            await self._retrying(
-                lambda: dead_letter(self.publisher, self.service, origin, raw, outcome.error)
-            )
+            return "ignored"
+        await self._dead_letter(origin, raw, outcome.error)
+        return "dead_lettered"
 
-    async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> None:
+    async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> str:
         rejections = self.rejections
         if rejections is not None and await self._retrying(
             lambda: rejections.was_rejected(parsed.envelope.id)
         ):
-            return
+            return "duplicate"
+        refused: list[Refusal] = []
 
         async def attempt() -> None:
             try:
@@ -104,14 +115,30 @@ class Pipeline:
                 if rejections is None:
                     raise
                 await rejections.reject(parsed.envelope, refusal.reason, refusal.detail)
+                refused.append(refusal)
 
         try:
             await self._retrying(attempt)
         except _GaveUp as failure:
-            error = f"handler failed {failure.attempts} times: {failure.summary}"
-            await self._retrying(
-                lambda: dead_letter(self.publisher, self.service, origin, raw, error)
+            await self._dead_letter(
+                origin, raw, f"handler failed {failure.attempts} times: {failure.summary}"
             )
+            return "dead_lettered"
+        if refused:
+            self.metrics.rejected.labels(parsed.envelope.type, refused[-1].reason.value).inc()
+            return "rejected"
+        return "handled"
+
+    async def _reject(self, command: RawEnvelope, reason: RejectionReason, detail: str) -> None:
+        rejections = self.rejections
+        assert rejections is not None
+        await self._retrying(lambda: rejections.reject(command, reason, detail))
+        known = command.type if command.type in self.models else "unknown"
+        self.metrics.rejected.labels(known, reason.value).inc()
+
+    async def _dead_letter(self, origin: Origin, raw: bytes | None, error: str) -> None:
+        await self._retrying(lambda: dead_letter(self.publisher, self.service, origin, raw, error))
+        self.metrics.dead_letters.labels(self.topic).inc()
 
     async def _retrying(self, step: Callable[[], Awaitable[object]]) -> object:
         """Transient failures: retry forever with capped backoff. Others: a bounded number."""
@@ -151,7 +178,9 @@ def _summary(exc: BaseException) -> str:
     return "".join(frames).strip()[:1500]
 
 
-def subscribe(broker: KafkaBroker, pipeline: Pipeline, group_id: str, description: str) -> None:
+def subscribe(
+    broker: KafkaBroker, pipeline: Pipeline, group_id: str, description: str
+) -> KafkaSubscriber:
     async def on_message(msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple)  # single-record subscriber, never a batch
@@ -159,7 +188,7 @@ def subscribe(broker: KafkaBroker, pipeline: Pipeline, group_id: str, descriptio
         await pipeline.handle(record.value, origin)
 
     on_message.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
-    broker.subscriber(
+    subscriber = broker.subscriber(
         pipeline.topic,
         group_id=group_id,
         auto_offset_reset="earliest",
@@ -169,4 +198,6 @@ def subscribe(broker: KafkaBroker, pipeline: Pipeline, group_id: str, descriptio
         # A service's subscribers share one group: each join is a rebalance the others learn of
         # at their next heartbeat, so a 3 s default made every start (and failover) 3 s slower.
         heartbeat_interval_ms=500,
-    )(on_message)
+    )
+    subscriber(on_message)
+    return subscriber

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from services.runtime.tracing import trace_extension
 
 
 def caused_by(
@@ -28,4 +29,5 @@ def caused_by(
         correlationid=cause.correlationid or cause.id,
         causationid=cause.id,
         data=data,
+        **trace_extension(),
     )

@@ -27,7 +27,8 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     status: int
-    body: Any
+    body: Any  # JSON-able, or bytes sent as they are with `content_type`
+    content_type: str = "application/json"
 
     @classmethod
     def error(cls, status: int, message: str) -> Response:
@@ -69,9 +70,10 @@ class HttpApp:
         if scope["type"] != "http":
             return
         response = await self.dispatch(scope)
-        body = json.dumps(response.body, default=str).encode()
+        raw = isinstance(response.body, bytes)
+        body = response.body if raw else json.dumps(response.body, default=str).encode()
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", response.content_type.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
         if response.status == 401:

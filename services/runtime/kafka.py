@@ -7,6 +7,8 @@ import logging
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
 
 from contracts.envelope import CONTENT_TYPE, CloudEvent
 from services.runtime.kafka_access import KafkaAccess
@@ -19,7 +21,11 @@ from services.runtime.kafka_access import KafkaAccess
 COMMIT_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 
-def make_broker(access: KafkaAccess, client_id: str) -> KafkaBroker:
+def make_broker(
+    access: KafkaAccess, client_id: str, registry: CollectorRegistry | None = None
+) -> KafkaBroker:
+    """`registry`: where FastStream's own Prometheus middleware counts (per service)."""
+    middlewares = [] if registry is None else [KafkaPrometheusMiddleware(registry=registry)]
     return KafkaBroker(
         access.bootstrap_servers,
         security=access.faststream_security(),
@@ -32,6 +38,7 @@ def make_broker(access: KafkaAccess, client_id: str) -> KafkaBroker:
         linger_ms=2,
         max_request_size=2 * 1024 * 1024,
         logger=logging.getLogger("faststream.broker"),
+        middlewares=middlewares,
     )
 
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from contracts.common import utc_now
 from contracts.envelope import CloudEvent
 from services.runtime.collection import Collection, Document
 from services.runtime.publisher import Publisher, Record
@@ -25,6 +26,7 @@ Render = Callable[[Collection, Document, Document], Awaitable[bytes]]
 
 def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
     return {
+        "at": utc_now(),  # for the backlog's age in /metrics
         "id": event.id,
         "topic": topic,
         "key": event.accountid,
@@ -45,6 +47,7 @@ class Outbox:
         self.render = render
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
+        self.on_published: Callable[[Document], None] = lambda entry: None  # metrics
         self._locks: dict[tuple[str, object], asyncio.Lock] = {}
         # (collection, _id) -> the newest version this process published or cleared
         self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
@@ -88,6 +91,7 @@ class Outbox:
             ]
             await self.publisher.publish(records)
             for entry in entries:
+                self.on_published(entry)
                 log.info(
                     "published %s",
                     entry["type"],

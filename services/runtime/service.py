@@ -15,20 +15,23 @@ import uvicorn
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import DefaultSubscriber as KafkaSubscriber
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from contracts.topics import SOURCES, dlq_topic, message_types
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collection import Collection, Index, Storage
 from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
 from services.runtime.dispatch import Dispatch
 from services.runtime.health import Health
-from services.runtime.http import HttpApp, Route
+from services.runtime.http import HttpApp, Request, Response, Route, route
 from services.runtime.kafka import make_broker
 from services.runtime.memory_collection import MemoryStorage
+from services.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from services.runtime.metrics import Metrics
 from services.runtime.mongo import Document, make_client
 from services.runtime.mongo_collection import MongoStorage
 from services.runtime.outbox import Outbox
@@ -60,6 +63,8 @@ class Runtime:
     outbox_collections: list[Collection] = field(default_factory=list)
     topics: set[str] = field(default_factory=set)  # every topic it reads or writes
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=lambda: Metrics("service"))
+    subscribers: list[KafkaSubscriber] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
     _starter: BrokerStarter | None = None
@@ -125,11 +130,13 @@ class Runtime:
             handler=handler,
             publisher=self.publisher,
             rejections=rejections,
+            metrics=self.metrics,
             retry=self.retry_policy(),
             on_transient=self.health.note_transient if self.health else lambda exc: None,
         )
         if self.broker is not None:
-            subscribe(self.broker, pipeline, self.settings.group_id(self.name), description)
+            group = self.settings.group_id(self.name)
+            self.subscribers.append(subscribe(self.broker, pipeline, group, description))
         self.pipelines[topic] = pipeline
         self.topics.update((topic, dlq_topic(topic)))
         return pipeline
@@ -225,7 +232,18 @@ class Runtime:
 
     def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
         health = self.health.routes() if self.health else []
-        return HttpApp([*health, *self.routes], lifespan_app, self.settings.api_token)
+        metrics = route("/metrics", self.scrape, protected=False)
+        return HttpApp([*health, metrics, *self.routes], lifespan_app, self.settings.api_token)
+
+    async def scrape(self, request: Request) -> Response:
+        """Prometheus text; lag and outbox backlog measured now."""
+        consumers = [s.consumer for s in self.subscribers if s.consumer is not None]
+        try:
+            await self.metrics.measure_lag(consumers)
+            await self.metrics.measure_outbox(self.outbox_collections)
+        except Exception as exc:  # noqa: BLE001 - a scrape during an outage still shows the counters
+            log.warning("metrics: could not measure lag or outbox backlog: %r", exc)
+        return Response(200, self.metrics.render(), METRICS_CONTENT_TYPE)
 
 
 async def _forever(task: Task) -> None:
@@ -238,31 +256,39 @@ async def _forever(task: Task) -> None:
 
 
 def create_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
-    broker = make_broker(settings.kafka_access(), client_id=f"{name}-service")
+    metrics = Metrics(name)
+    broker = make_broker(settings.kafka_access(), f"{name}-service", metrics.registry)
     mongo = make_client(settings.mongodb_uri.get_secret_value())
     publisher = KafkaPublisher(broker)
+    outbox = Outbox(publisher)
+    outbox.on_published = metrics.count_published
     return Runtime(
         name=name,
         settings=settings,
         storage=MongoStorage(mongo[settings.database_name(name)]),
         publisher=publisher,
-        outbox=Outbox(publisher),
+        outbox=outbox,
         clock=clock or SystemClock(),
         broker=broker,
         mongo=mongo,
         health=Health(broker, mongo),
+        metrics=metrics,
     )
 
 
 def memory_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
+    metrics = Metrics(name)
     publisher = MemoryPublisher()
+    outbox = Outbox(publisher)
+    outbox.on_published = metrics.count_published
     return Runtime(
         name=name,
         settings=settings,
         storage=MemoryStorage(),
         publisher=publisher,
-        outbox=Outbox(publisher),
+        outbox=outbox,
         clock=clock or SystemClock(),
+        metrics=metrics,
     )
 
 
@@ -283,6 +309,7 @@ async def serve(runtime: Runtime) -> None:
 
 def main(name: str, build: Callable[[], Runtime], log_level: str) -> None:
     logs.configure(name, log_level)
+    tracing.configure(name)
     asyncio.run(_main(build))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -66,11 +67,27 @@ def env_names(settings_class: type[ServiceSettings]) -> set[str]:
 
 
 def load_settings(settings_class: type[S]) -> S:
-    """Read the environment; exit with one line per bad variable, naming it and what it takes."""
+    """Read the environment; exit with one line per bad variable, naming it and what it takes.
+    With `-h`/`--help` on the command line: say which variables there are, and exit."""
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(usage(settings_class))
+        sys.exit(0)
     try:
         return settings_class()
     except ValidationError as exc:
         sys.exit("invalid settings:\n" + "\n".join(f"  {describe(err)}" for err in exc.errors()))
+
+
+def usage(settings_class: type[ServiceSettings]) -> str:
+    lines = [
+        f"usage: {Path(sys.argv[0]).name}",
+        "",
+        "Runs the service until SIGTERM. Settings come from the environment only:",
+    ]
+    for name, field in sorted(settings_class.model_fields.items()):
+        default = "(secret)" if "secret" in str(field.annotation).lower() else repr(field.default)
+        lines.append(f"  {name.upper():34} default {default}")
+    return "\n".join(lines)
 
 
 def describe(error: Any) -> str:

@@ -30,6 +30,7 @@ from services.runtime.collection import (
 )
 from services.runtime.outbox import Outbox, outbox_entry
 from services.runtime.rules import Emit, Event, Refusal, Removed
+from services.runtime.tracing import trace_extension
 
 MAX_REMEMBERED_COMMANDS = 200
 
@@ -196,6 +197,7 @@ class UnitOfWork:
             correlationid=cause.correlation_id,
             causationid=cause.causation_id,
             data=emit.data,
+            **trace_extension(),  # the next service continues this span's trace
         )
         return emit.topic or self.events_topic, envelope
 

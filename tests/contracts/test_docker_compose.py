@@ -48,7 +48,7 @@ def test_the_servers_have_healthchecks_and_pinned_images() -> None:
     images = {name: COMPOSE["services"][name]["image"] for name in ("kafka", "mongo", "mailpit")}
     assert images == {
         "kafka": "apache/kafka:4.1.1",
-        "mongo": "mongo:8",
+        "mongo": "mongo:8.0.12",
         "mailpit": "axllent/mailpit:v1.33.1",
     }
     for name in images:

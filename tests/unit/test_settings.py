@@ -66,3 +66,19 @@ def test_each_bad_value_gets_its_own_line() -> None:
         line.startswith("  KAFKA_SECURITY_PROTOCOL: Input should be 'PLAINTEXT'") for line in lines
     )
     assert "  HANDLER_MAX_ATTEMPTS: Input should be greater than or equal to 1 (got '0')" in lines
+
+
+def test_every_service_command_says_its_settings_on_help() -> None:
+    import subprocess
+    import sys
+
+    for service in ("invitations", "membership", "notifications", "access_control"):
+        shown = subprocess.run(
+            [sys.executable, "-m", f"services.{service}", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "KAFKA_BOOTSTRAP_SERVERS" in shown.stdout and "MONGODB_URI" in shown.stdout
+        assert "mongodb://" not in shown.stdout  # secrets' defaults are not shown
