@@ -239,8 +239,9 @@ class Runtime:
         """Prometheus text; lag and outbox backlog measured now."""
         consumers = [s.consumer for s in self.subscribers if s.consumer is not None]
         try:
-            await self.metrics.measure_lag(consumers)
-            await self.metrics.measure_outbox(self.outbox_collections)
+            async with asyncio.timeout(5):  # a scrape during an outage must not hang
+                await self.metrics.measure_lag(consumers)
+                await self.metrics.measure_outbox(self.outbox_collections)
         except Exception as exc:  # noqa: BLE001 - a scrape during an outage still shows the counters
             log.warning("metrics: could not measure lag or outbox backlog: %r", exc)
         return Response(200, self.metrics.render(), METRICS_CONTENT_TYPE)
