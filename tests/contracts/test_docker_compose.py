@@ -126,8 +126,9 @@ def test_the_image_installs_dependencies_in_their_own_layer() -> None:
         if line and not line.startswith("#") and not line.startswith(" ")
     ]
     dockerfile = (root / "Dockerfile").read_text()
-    # the code is copied after the dependencies were installed
-    assert dockerfile.index("pip install .") < dockerfile.index("COPY services")
+    # the code is copied after the dependencies were installed (from the hashed lock file)
+    installed = dockerfile.index("pip install --require-hashes -r requirements.lock")
+    assert installed < dockerfile.index("COPY services")
     assert "pip install --no-deps ." in dockerfile
     assert steps.count("COPY") >= 4
     ignored = (root / ".dockerignore").read_text().split()
