@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import resource
 import statistics
 import time
 import uuid
@@ -24,6 +26,7 @@ from services.access_control.api import VisibilityApi
 from services.access_control.app import build
 from services.access_control.repair import recompute
 from services.access_control.settings import AccessControlSettings
+from services.access_control.store import AccessStore
 from services.runtime.http import Request
 from services.runtime.inbound import Parsed
 
@@ -163,9 +166,59 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
             results["plain full-page read of 100"], q
         )
         print(f"  query page / plain page read (p{int(q * 100)})   = {ratio:6.2f}x  (goal <= 1.5x)")
+    await audit_answers(api, store, db, account, clients, repeat)
     await broker.stop()
     await mongo.drop_database(settings.mongodb_db)
     await mongo.close()
+
+
+async def audit_answers(
+    api: VisibilityApi, store: AccessStore, db: Any, account: str, clients: int, repeat: int
+) -> None:
+    """Who sees a client, a 1,000-id check, one client's history, and the streamed matrix."""
+    who = await api.audience(Request({"account_id": account, "client_id": "c00043"}, {}))
+    audience = len(who.body["members"])
+    ids = [f"c{i:05d}" for i in range(0, clients, max(1, clients // 1000))][:1000]
+    body = json.dumps({"client_ids": ids}).encode()
+    entries = await store.history.of_client(account, "c00042", None, None)
+    history_where = {"account_id": account, "$or": [{"granted": "c00042"}, {"revoked": "c00042"}]}
+
+    async def who_sees() -> None:
+        await api.audience(Request({"account_id": account, "client_id": "c00043"}, {}))
+
+    async def plain_members() -> None:
+        await db["members"].find({"account_id": account}).limit(audience).to_list(None)
+
+    async def check() -> None:
+        await api.check(Request({"account_id": account, "member_id": "m199"}, {}, body))
+
+    async def plain_thousand() -> None:
+        await db["clients"].find({"account_id": account}).limit(len(ids)).to_list(None)
+
+    async def history() -> None:
+        await store.history.of_client(account, "c00042", None, None)
+
+    async def plain_history() -> None:
+        await db["access_history"].find(history_where).to_list(None)
+
+    pairs = {
+        f"who sees a client ({audience} members)": (who_sees, plain_members),
+        f"check of {len(ids)} client ids": (check, plain_thousand),
+        f"history of one client ({len(entries)} entries)": (history, plain_history),
+    }
+    print(f"\n{'audit answer vs plain read of as many documents':52} {'p50':>7} {'ratio':>7}")
+    for name, (answer, plain) in pairs.items():
+        ours, theirs = await timed(answer, repeat * 5), await timed(plain, repeat * 5)
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"  {name:50} {statistics.median(ours) * 1000:6.1f}ms {ratio:6.2f}x  (goal <= 1.5x)")
+    started, lines = time.perf_counter(), 0
+    async for chunk in api.matrix_lines(account):
+        lines += chunk.count(b"\n")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  access matrix: {lines} lines streamed in {time.perf_counter() - started:.1f}s; "
+        f"this process's peak RSS {peak_mb:.0f} MB (goal < 200 MB)"
+    )
 
 
 if __name__ == "__main__":

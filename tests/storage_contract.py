@@ -60,6 +60,9 @@ class StorageContract:
         assert await docs.insert({"_id": "a", "version": 1, "n": 1})
         assert not await docs.insert({"_id": "a", "version": 1, "n": 2})
         assert (await docs.get("a") or {})["n"] == 1
+        await docs.insert_all([{"_id": "a", "n": 3}, {"_id": "b", "n": 4}, {"_id": "c", "n": 5}])
+        await docs.insert_all([])
+        assert [(await docs.get(k) or {}).get("n") for k in "abc"] == [1, 4, 5]
         assert await docs.get("missing") is None
 
     async def test_replace_and_set_fields_compare_and_set_on_the_version(
@@ -118,6 +121,11 @@ class StorageContract:
         page = await docs.find({"account_id": "acct-1", "_id": {"$gt": "d1"}}, sort="_id", limit=1)
         assert [d["_id"] for d in page] == ["d2"]
         assert await docs.count({"tags": "all"}) == 6
+        assert await ids({"$or": [{"n": 0}, {"tags": "t2"}], "account_id": "acct-2"}) == ["d5"]
+        assert await ids({"$or": [{"n": 0}, {"tags": {"$in": ["t2"]}}]}) == ["d0", "d2", "d5"]
+        await docs.insert({"_id": "bare", "version": 1, "tags": []})
+        assert await ids({"tags": []}) == ["bare"]
+        assert await ids({"tags": {"$in": []}}) == []
         assert (await docs.find_one({"n": 5}) or {})["_id"] == "d5"
         assert await docs.find_one({"n": 42}) is None
 

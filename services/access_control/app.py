@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contracts.topics import ACCESS_CONTROL_COMMANDS, ACCESS_CONTROL_EVENTS, MEMBERSHIP_EVENTS
 from services.access_control.api import VisibilityApi
 from services.access_control.handlers import AccessHandlers
+from services.access_control.history import HISTORY_TOPIC
 from services.access_control.settings import AccessControlSettings
 from services.access_control.store import AccessStore
 from services.runtime.clock import Clock
@@ -24,6 +25,7 @@ class AccessControlService:
 
 def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlService:
     store = AccessStore(runtime)
+    runtime.outbox.local[HISTORY_TOPIC] = store.history.write
     handlers = AccessHandlers(store, runtime.clock, settings.projection_grace_seconds)
     # Commands and membership events of one account arrive on two topics; their diffs are
     # computed from each other's facts, so they take turns per account.

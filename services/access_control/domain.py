@@ -3,10 +3,12 @@ visibility changes every command or membership event causes (pure; computed incr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from contracts.common import RejectionReason, Role
 from services.access_control import visibility
+from services.access_control.history import Because, recorded
 from services.access_control.visibility import Change, ClientFacts, MemberFacts, fold
 from services.runtime.authorisation import Permission, TeamMember, require
 from services.runtime.rules import Emit, Refusal
@@ -46,12 +48,25 @@ class Client:
         return None if self.removed else ClientFacts(self.client_id, fold(self.security_tags))
 
 
-def visibility_events(changes: dict[str, Change]) -> list[Emit]:
-    return [
-        Emit(message, id_parts=(member_id, str(index)))
-        for member_id in sorted(changes)
-        for index, message in enumerate(visibility.messages(member_id, changes[member_id]))
-    ]
+Reason = Callable[[str, str], visibility.Why | None]  # (member id, client id) -> why it is seen
+
+
+def visibility_events(changes: dict[str, Change], reason: Reason, because: Because) -> list[Emit]:
+    """The public ClientVisibilityChanged messages, and the record of each (with reasons)."""
+    events = []
+    for member_id in sorted(changes):
+        for index, message in enumerate(visibility.messages(member_id, changes[member_id])):
+            events.append(Emit(message, id_parts=(member_id, str(index))))
+            reasons = {
+                client: why.label()
+                for client in message.granted
+                if (why := reason(member_id, client)) is not None
+            }
+            record = recorded(
+                member_id, message.granted, message.revoked, reasons, because, index, len(events)
+            )
+            events.append(record)
+    return events
 
 
 def decide_client(
@@ -60,13 +75,21 @@ def decide_client(
     new: Client,
     must_exist: bool,
     members: list[MemberFacts],
+    because: Because,
 ) -> tuple[Client, list[Emit]]:
     """Register, re-tag or remove (`new.removed`) a client: only its column of answers moves."""
     require(actor, Permission.MANAGE_CLIENTS)
     old = None if current is None else current.facts
     if must_exist and old is None:
         raise Refusal(RejectionReason.NOT_FOUND, f"no client {new.client_id}")
-    return new, visibility_events(visibility.diff_for_client(members, old, new.facts))
+    by_id = {member.member_id: member for member in members}
+    after = new.facts
+
+    def reason(member_id: str, client_id: str) -> visibility.Why | None:
+        return None if after is None else visibility.why(by_id[member_id], after)
+
+    changes = visibility.diff_for_client(members, old, after)
+    return new, visibility_events(changes, reason, because)
 
 
 def decide_member_tags(
@@ -74,14 +97,21 @@ def decide_member_tags(
     current: MemberAccess,
     tags: list[str],
     clients: list[ClientFacts],
+    because: Because,
 ) -> tuple[MemberAccess, list[Emit]]:
     require(actor, Permission.MANAGE_TEAM)
-    return member_changed(current, replace(current, security_tags=tuple(tags)), clients)
+    return member_changed(current, replace(current, security_tags=tuple(tags)), clients, because)
 
 
 def member_changed(
-    old: MemberAccess, new: MemberAccess, clients: list[ClientFacts]
+    old: MemberAccess, new: MemberAccess, clients: list[ClientFacts], because: Because
 ) -> tuple[MemberAccess, list[Emit]]:
     """A member joined, changed roles or tags, or was disconnected: only their row moves."""
     change = visibility.diff_for_member(old.facts, new.facts, clients)
-    return new, visibility_events({new.member_id: change})
+    by_id = {client.client_id: client for client in clients}
+    facts = new.facts
+
+    def reason(member_id: str, client_id: str) -> visibility.Why | None:
+        return visibility.why(facts, by_id[client_id])
+
+    return new, visibility_events({new.member_id: change}, reason, because)

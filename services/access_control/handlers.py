@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from contracts.common import Role
 from contracts.messages import (
@@ -18,6 +19,7 @@ from contracts.messages import (
 )
 from services.access_control import domain
 from services.access_control.domain import Client, MemberAccess
+from services.access_control.history import Because
 from services.access_control.store import AccessStore, key
 from services.runtime.authorisation import Authoriser
 from services.runtime.clock import Clock
@@ -28,6 +30,7 @@ from services.runtime.unit_of_work import Stored, UnitOfWork
 class AccessHandlers:
     def __init__(self, store: AccessStore, clock: Clock, projection_grace_seconds: float) -> None:
         self.store = store
+        self.clock = clock
         self.authoriser = Authoriser(store.team_member, clock, projection_grace_seconds)
 
     def register_all(self, dispatch: Dispatch) -> Dispatch:
@@ -77,7 +80,7 @@ class AccessHandlers:
         current = stored.state or Client(msg.account_id, client_id, removed=True)
         members = await self.store.all_members(msg.account_id)
         client, events = domain.decide_client(
-            actor, stored.state, change(current), must_exist, members
+            actor, stored.state, change(current), must_exist, members, self._because(msg)
         )
         await uow.commit(stored, client, events)
 
@@ -90,35 +93,38 @@ class AccessHandlers:
             _current(stored, msg.account_id, msg.data.member_id),
             msg.data.security_tags,
             clients,
+            self._because(msg),
         )
         await uow.commit(stored, member, events)
 
     # ---- membership.events -------------------------------------------------------------------
 
     async def member_joined(self, msg: Message[MemberJoined], uow: UnitOfWork) -> None:
-        await self._member_event(msg.account_id, msg.data.member_id, "active", msg.data.roles, uow)
+        await self._member_event(msg, msg.data.member_id, "active", msg.data.roles, uow)
 
     async def member_roles_changed(self, msg: Message[MemberRolesChanged], uow: UnitOfWork) -> None:
-        await self._member_event(msg.account_id, msg.data.member_id, None, msg.data.roles, uow)
+        await self._member_event(msg, msg.data.member_id, None, msg.data.roles, uow)
 
     async def member_disconnected(self, msg: Message[MemberDisconnected], uow: UnitOfWork) -> None:
-        await self._member_event(
-            msg.account_id, msg.data.member_id, "disconnected", msg.data.roles, uow
-        )
+        await self._member_event(msg, msg.data.member_id, "disconnected", msg.data.roles, uow)
 
     async def _member_event(
         self,
-        account: str,
+        msg: Message[MemberJoined] | Message[MemberRolesChanged] | Message[MemberDisconnected],
         member_id: str,
         status: str | None,
         roles: Sequence[Role],
         uow: UnitOfWork,
     ) -> None:
-        stored = await self._member(uow, account, member_id)
-        old = _current(stored, account, member_id)
+        stored = await self._member(uow, msg.account_id, member_id)
+        old = _current(stored, msg.account_id, member_id)
         new = replace(old, status=status or old.status, roles=tuple(r.value for r in roles))
-        member, events = domain.member_changed(old, new, await self.store.all_clients(account))
+        clients = await self.store.all_clients(msg.account_id)
+        member, events = domain.member_changed(old, new, clients, self._because(msg))
         await uow.commit(stored, member, events)
+
+    def _because(self, msg: Message[Any]) -> Because:
+        return Because(msg.envelope.type, msg.envelope.actorid, self.clock.now())
 
     async def _member(self, uow: UnitOfWork, account: str, member_id: str) -> Stored[MemberAccess]:
         return await uow.load(self.store.members, key(account, member_id))

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import datetime
 from typing import Any
 
+from contracts.common import utc_now
 from contracts.envelope import CloudEvent, derived_id, new_id
 from contracts.topics import ACCESS_CONTROL_EVENTS, SOURCES
 from services.access_control import visibility
+from services.access_control.history import Because, recorded
 from services.access_control.settings import load
 from services.access_control.store import AccessStore
+from services.runtime.collection import Document
 from services.runtime.kafka import publish_event
 from services.runtime.service import create_runtime
 
@@ -49,6 +53,42 @@ def level_set(
     return events
 
 
+def repair_record(
+    account_id: str,
+    events: list[CloudEvent[Any]],
+    reasons: dict[tuple[str, str], str],
+    at: datetime,
+) -> list[Document]:
+    """What the repair changed and why, for the access history (one entry per event)."""
+    because = Because("Repair", None, at)
+    records = []
+    for part, event in enumerate(events):
+        data = event.data
+        chosen = {
+            c: reasons[(data.member_id, c)] for c in data.granted if (data.member_id, c) in reasons
+        }
+        emit = recorded(data.member_id, data.granted, data.revoked, chosen, because, part, part)
+        records.append(
+            {
+                "_id": derived_id(event.id, "history"),
+                "account_id": account_id,
+                "cause_id": event.correlationid,
+                **emit.data.model_dump(),
+            }
+        )
+    return records
+
+
+async def reasons_of(store: AccessStore, account_id: str) -> dict[tuple[str, str], str]:
+    clients = await store.all_clients(account_id)
+    return {
+        (member.member_id, client.client_id): why.label()
+        for member in await store.all_members(account_id)
+        for client in clients
+        if (why := visibility.why(member, client)) is not None
+    }
+
+
 async def main(account_id: str, publish: bool) -> None:
     settings = load()
     runtime = create_runtime("access_control", settings)
@@ -65,7 +105,9 @@ async def main(account_id: str, publish: bool) -> None:
             events = level_set(account_id, visible, all_clients, new_id())
             for event in events:
                 await publish_event(broker, ACCESS_CONTROL_EVENTS, event)
-        print(f"published {len(events)} ClientVisibilityChanged events")
+        reasons = await reasons_of(store, account_id)
+        await store.history.record(repair_record(account_id, events, reasons, utc_now()))
+        print(f"published {len(events)} ClientVisibilityChanged events (and recorded them)")
     assert runtime.mongo is not None
     await runtime.mongo.close()
 

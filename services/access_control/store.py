@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from services.access_control.domain import Client, MemberAccess
-from services.access_control.visibility import ClientFacts, MemberFacts, Scope, fold
+from services.access_control.history import COLLECTION, INDEXES, History
+from services.access_control.visibility import (
+    SEE_ALL_ROLES,
+    ClientFacts,
+    MemberFacts,
+    Scope,
+    fold,
+)
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.service import Runtime
@@ -66,6 +73,7 @@ class AccessStore:
         self.clients = Repository(
             runtime.collection("clients", Index(("account_id", "client_id"))), ClientCodec()
         )
+        self.history = History(runtime.collection(COLLECTION, *INDEXES, outbox=False))
 
     async def member(self, account_id: str, member_id: str) -> Document | None:
         """The member's document as stored (operators and tests)."""
@@ -85,19 +93,61 @@ class AccessStore:
         clients = await self.clients.find({"account_id": account_id, **LIVE_CLIENTS})
         return [facts for client in clients if (facts := client.facts) is not None]
 
+    async def audience(
+        self, account_id: str, client: ClientFacts, after: str | None, limit: int
+    ) -> list[MemberFacts]:
+        """The members who see `client`, in member id order after `after`: the same rule as
+        `visibility.why`, as one indexed query (active, and a see-all role, or no tags, or a
+        shared tag)."""
+        where: Document = {
+            "account_id": account_id,
+            "status": "active",
+            "$or": [
+                {"roles": {"$in": sorted(SEE_ALL_ROLES)}},
+                {"tags": []},
+                {"tags": {"$in": sorted(client.tags)}},
+            ],
+        }
+        if after:
+            where["member_id"] = {"$gt": after}
+        members = await self.members.find(where, sort="member_id", limit=limit)
+        return [m.facts for m in members]
+
+    async def clients_among(self, account_id: str, client_ids: list[str]) -> list[ClientFacts]:
+        clients = await self.clients.find(
+            {"account_id": account_id, "client_id": {"$in": client_ids}, **LIVE_CLIENTS}
+        )
+        return [facts for client in clients if (facts := client.facts) is not None]
+
+    async def page_of_client_facts(
+        self, account_id: str, scope: Scope, after: str | None, limit: int
+    ) -> list[ClientFacts]:
+        """The clients in `scope` with their tags, in id order after `after`."""
+        if scope.nothing:
+            return []
+        clients = await self.clients.find(
+            self._in_scope(account_id, scope, after), sort="client_id", limit=limit
+        )
+        return [facts for client in clients if (facts := client.facts) is not None]
+
     async def page_of_clients(
         self, account_id: str, scope: Scope, after: str | None, limit: int
     ) -> list[str]:
         """Ids of the clients in `scope`, in order, after `after`."""
         if scope.nothing:
             return []
+        where = self._in_scope(account_id, scope, after)
+        docs = await self.clients.collection.find(where, sort="client_id", limit=limit)
+        return [doc["client_id"] for doc in docs]
+
+    @staticmethod
+    def _in_scope(account_id: str, scope: Scope, after: str | None) -> Document:
         where: Document = {"account_id": account_id, **LIVE_CLIENTS}
         if after:
             where["client_id"] = {"$gt": after}
         if not scope.everything:
             where["tags"] = {"$in": sorted(scope.tags)}
-        docs = await self.clients.collection.find(where, sort="client_id", limit=limit)
-        return [doc["client_id"] for doc in docs]
+        return where
 
 
 def _tags(doc: Document) -> tuple[str, ...]:

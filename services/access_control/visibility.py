@@ -64,6 +64,32 @@ def sees(member: MemberFacts, client: ClientFacts) -> bool:
     return scope(member).includes(client)
 
 
+@dataclass(frozen=True)
+class Why:
+    """Why a member sees a client: their role, having no tags, or the tags they share."""
+
+    reason: str  # "role" | "untagged" | "tags"
+    tags: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        return f"tags:{','.join(self.tags)}" if self.reason == "tags" else self.reason
+
+    def as_json(self) -> dict[str, object]:
+        return {"reason": self.reason, "tags": list(self.tags)}
+
+
+def why(member: MemberFacts, client: ClientFacts) -> Why | None:
+    """The same rule as `scope`, with its reason; None when the member does not see the client."""
+    if not member.active:
+        return None
+    if member.roles & SEE_ALL_ROLES:
+        return Why("role")
+    if not member.tags:
+        return Why("untagged")
+    shared = member.tags & client.tags
+    return Why("tags", tuple(sorted(shared))) if shared else None
+
+
 def visible_clients(member: MemberFacts, clients: Iterable[ClientFacts]) -> set[str]:
     return {c.client_id for c in clients if sees(member, c)}
 

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 Document = dict[str, Any]
 # A MongoDB filter, limited to what MemoryCollection understands: equality (an array field
-# matches when one element does), $gt $gte $lt $lte $ne $in $exists, dotted paths.
+# matches when one element does, or when it equals the whole array), $gt $gte $lt $lte $ne $in
+# $exists, a top-level $or, dotted paths.
 Filter = Mapping[str, Any]
 
 
@@ -46,6 +47,10 @@ class Collection(Protocol):
     async def insert(self, doc: Document) -> bool:
         """Store `doc` (with its `_id`); False when that `_id` exists. UniqueViolation when
         another document holds one of its unique values."""
+        ...
+
+    async def insert_all(self, docs: list[Document]) -> None:
+        """Store each of `docs` whose `_id` is new, in one round trip; those that exist stay."""
         ...
 
     async def replace(self, doc: Document, expected_version: int) -> bool:

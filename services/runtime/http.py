@@ -22,12 +22,13 @@ from pydantic import SecretStr
 class Request:
     path_params: dict[str, str]
     query: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
 class Response:
     status: int
-    body: Any  # JSON-able, or bytes sent as they are with `content_type`
+    body: Any  # JSON-able; bytes, or an async iterator of bytes (streamed), sent as they are
     content_type: str = "application/json"
 
     @classmethod
@@ -43,12 +44,23 @@ class Route:
     pattern: re.Pattern[str]
     endpoint: Endpoint
     protected: bool
+    methods: tuple[str, ...] = ("GET", "HEAD")
 
 
-def route(path: str, endpoint: Endpoint, protected: bool = True) -> Route:
+def route(
+    path: str,
+    endpoint: Endpoint,
+    protected: bool = True,
+    methods: tuple[str, ...] = ("GET", "HEAD"),
+) -> Route:
     """`path` like "/accounts/{account_id}/users"; each {param} matches one path segment."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(re.compile(f"^{regex}$"), endpoint, protected)
+    regex = re.sub(
+        r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(path).replace("\\{", "{").replace("\\}", "}")
+    )
+    return Route(re.compile(f"^{regex}$"), endpoint, protected, methods)
+
+
+MAX_BODY_BYTES = 1_000_000
 
 
 class HttpApp:
@@ -69,26 +81,32 @@ class HttpApp:
             return
         if scope["type"] != "http":
             return
-        response = await self.dispatch(scope)
-        raw = isinstance(response.body, bytes)
-        body = response.body if raw else json.dumps(response.body, default=str).encode()
-        headers = [
-            (b"content-type", response.content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
+        response = await self.dispatch(scope, receive)
+        headers = [(b"content-type", response.content_type.encode())]
         if response.status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
+        if hasattr(response.body, "__aiter__"):  # streamed, chunk by chunk, in bounded memory
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            async for chunk in response.body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        raw = isinstance(response.body, bytes)
+        body = response.body if raw else json.dumps(response.body, default=str).encode()
+        headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def dispatch(self, scope: Scope) -> Response:
-        if scope["method"] not in ("GET", "HEAD"):
-            return Response.error(405, "read-only API: GET only")
+    async def dispatch(self, scope: Scope, receive: Receive | None = None) -> Response:
         path = scope["path"]
         for candidate in self.routes:
             match = candidate.pattern.match(path)
             if match is None:
                 continue
+            if scope["method"] not in candidate.methods:
+                return Response.error(405, f"{path} takes {', '.join(candidate.methods)}")
             if candidate.protected and not self._authorised(scope):
                 return Response.error(401, "missing or wrong bearer token")
             query = {
@@ -96,7 +114,12 @@ class HttpApp:
                 for key, values in parse_qs(scope.get("query_string", b"").decode()).items()
             }
             params = {key: unquote(value) for key, value in match.groupdict().items()}
-            return await candidate.endpoint(Request(params, query))
+            body = b""
+            if scope["method"] == "POST" and receive is not None:
+                body = await _read_body(receive)
+                if len(body) > MAX_BODY_BYTES:
+                    return Response.error(413, f"at most {MAX_BODY_BYTES} bytes")
+            return await candidate.endpoint(Request(params, query, body))
         return Response.error(404, "no such route")
 
     def _authorised(self, scope: Scope) -> bool:
@@ -106,3 +129,16 @@ class HttpApp:
         headers = dict(scope.get("headers", []))
         supplied: bytes = headers.get(b"authorization", b"")
         return hmac.compare_digest(supplied, f"Bearer {token}".encode())  # constant time
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks) if size <= MAX_BODY_BYTES else b"x" * (MAX_BODY_BYTES + 1)

@@ -73,7 +73,12 @@ def _matches_field(doc: Document, path: str, condition: Any) -> bool:
 
 
 def matches(doc: Document, where: Filter) -> bool:
-    return all(_matches_field(doc, path, condition) for path, condition in where.items())
+    return all(
+        any(matches(doc, alternative) for alternative in condition)
+        if path == "$or"
+        else _matches_field(doc, path, condition)
+        for path, condition in where.items()
+    )
 
 
 class MemoryCollection:
@@ -105,7 +110,7 @@ class MemoryCollection:
     ) -> list[Document]:
         found = [copy.deepcopy(d) for d in self.docs.values() if matches(d, where)]
         if sort is not None:
-            found.sort(key=lambda d: d[sort])
+            found.sort(key=lambda d: (d[sort], d["_id"]))
         return found if limit is None else found[:limit]
 
     async def count(self, where: Filter) -> int:
@@ -117,6 +122,10 @@ class MemoryCollection:
         self._check_unique(doc)
         self.docs[doc["_id"]] = copy.deepcopy(doc)
         return True
+
+    async def insert_all(self, docs: list[Document]) -> None:
+        for doc in docs:
+            await self.insert(doc)
 
     async def replace(self, doc: Document, expected_version: int) -> bool:
         current = self.docs.get(doc["_id"])

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.runtime.collection import Collection, Document, Filter, Index, UniqueViolation
 
@@ -53,6 +53,16 @@ class MongoCollection:
                 return False
             raise UniqueViolation(f"{self.name}: {exc}") from exc
         return True
+
+    async def insert_all(self, docs: list[Document]) -> None:
+        if not docs:
+            return
+        try:
+            await self.raw.insert_many([dict(doc) for doc in docs], ordered=False)
+        except BulkWriteError as exc:
+            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            if others:
+                raise
 
     async def replace(self, doc: Document, expected_version: int) -> bool:
         try:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Turns a stored entry into the bytes to publish (e.g. to put back a secret kept only in memory).
 Render = Callable[[Collection, Document, Document], Awaitable[bytes]]
+# Writes local entries; must be idempotent on each entry's id (a flush may repeat).
+LocalSink = Callable[[list[Document]], Awaitable[None]]
 
 
 def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
@@ -48,6 +50,9 @@ class Outbox:
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
         self.on_published: Callable[[Document], None] = lambda entry: None  # metrics
+        # Entries for a topic named here are written to this process's own database instead of
+        # Kafka (a record the service keeps of its decisions, exactly once, with the decision).
+        self.local: dict[str, LocalSink] = {}
         self._locks: dict[tuple[str, object], asyncio.Lock] = {}
         # (collection, _id) -> the newest version this process published or cleared
         self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
@@ -80,6 +85,9 @@ class Outbox:
                 return doc  # this process published that version (or a later one) already
             if self.before_publish is not None:
                 await self.before_publish(doc)
+            for topic, sink in self.local.items():
+                if local := [entry for entry in entries if entry["topic"] == topic]:
+                    await sink(local)
             records = [
                 Record(
                     entry["topic"],
@@ -88,9 +96,12 @@ class Outbox:
                     entry.get("correlationid"),
                 )
                 for entry in entries
+                if entry["topic"] not in self.local
             ]
             await self.publisher.publish(records)
             for entry in entries:
+                if entry["topic"] in self.local:
+                    continue
                 self.on_published(entry)
                 log.info(
                     "published %s",

@@ -1,0 +1,61 @@
+"""The audit answers on the real stack (FerretDB's `$or`, empty-array and multikey queries;
+the history written by the outbox relay's local sink)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from contracts.common import format_time, utc_now
+from tests.services.access_control.conftest import AccessHarness
+
+
+async def get(access: AccessHarness, method: str, path: str, body: Any = None) -> httpx.Response:
+    app = access.service.runtime.http_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        return await c.request(method, path, json=body)
+
+
+async def test_who_sees_checks_history_as_of_and_the_matrix(access: AccessHarness) -> None:
+    account = access.account()
+    await access.joined(account, "owner-1", ["owner"])
+    await access.joined(account, "ann", ["practitioner"])
+    await access.joined(account, "cat", ["practitioner"])
+    await access.ok(
+        "SetMemberSecurityTags", account, {"member_id": "ann", "security_tags": ["kids"]}
+    )
+    await access.ok("RegisterClient", account, {"client_id": "kid-1", "security_tags": ["Kids"]})
+    await access.ok("RegisterClient", account, {"client_id": "adult-1", "security_tags": ["x"]})
+    before = format_time(utc_now()).replace("+", "%2B")
+    await access.ok(
+        "SetClientSecurityTags", account, {"client_id": "kid-1", "security_tags": ["x"]}
+    )
+
+    who = (await get(access, "GET", f"/accounts/{account}/clients/adult-1/members")).json()
+    assert [(m["member_id"], m["reason"]) for m in who["members"]] == [
+        ("cat", "untagged"),
+        ("owner-1", "role"),
+    ]
+    asked = {"client_ids": ["kid-1", "adult-1", "nope"]}
+    check = await get(access, "POST", f"/accounts/{account}/members/cat/clients:check", asked)
+    assert check.json()["visible"] == ["adult-1", "kid-1"]
+    history = (await get(access, "GET", f"/accounts/{account}/clients/kid-1/history")).json()
+    changes = [(e["member_id"], e["change"]) for e in history["entries"]]
+    assert ("ann", "granted") in changes and changes[-1] == ("ann", "revoked")
+    assert history["entries"][-1]["cause_type"] == "SetClientSecurityTags"
+    then = await get(
+        access, "GET", f"/accounts/{account}/members/ann/visible-clients?as_of={before}"
+    )
+    assert then.json()["clients"] == ["kid-1"]
+    now = await get(access, "GET", f"/accounts/{account}/members/ann/visible-clients")
+    assert now.json()["clients"] == []
+    matrix = await get(access, "GET", f"/accounts/{account}/access-matrix")
+    rows = {(r["member_id"], r["client_id"]) for r in map(json.loads, matrix.text.splitlines())}
+    assert rows == {
+        ("cat", "adult-1"),
+        ("cat", "kid-1"),
+        ("owner-1", "adult-1"),
+        ("owner-1", "kid-1"),
+    }
