@@ -128,6 +128,10 @@ class StorageContract:
         assert await ids({"tags": {"$in": []}}) == []
         assert (await docs.find_one({"n": 5}) or {})["_id"] == "d5"
         assert await docs.find_one({"n": 42}) is None
+        [slim] = await docs.find({"n": 1}, omit=("outbox", "tags"))
+        assert set(slim) == {"_id", "version", "account_id", "n", "at"}
+        [lean] = await docs.find({"n": 1}, only=("n",))
+        assert lean == {"_id": "d1", "n": 1}
 
     async def test_projection_writes_ignore_the_version(self, storage: Storage) -> None:
         docs = storage.collection("projection")

@@ -103,7 +103,7 @@ class History:
             "member_id": member_id,
             **_between(since, until),
         }
-        return await self.collection.find(where, sort="seq")
+        return sorted(await self.collection.find(where), key=_order)
 
     async def of_client(
         self, account_id: str, client_id: str, since: datetime | None, until: datetime | None
@@ -124,7 +124,7 @@ class History:
                 "cause_type": doc["cause_type"],
                 "actor_id": doc.get("actor_id"),
             }
-            for doc in await self.collection.find(where, sort="seq")
+            for doc in sorted(await self.collection.find(where), key=_order)
         ]
 
     async def visible_as_of(self, account_id: str, member_id: str, moment: datetime) -> set[str]:
@@ -133,6 +133,12 @@ class History:
     async def record(self, docs: Iterable[Document]) -> None:
         """Entries written directly (a repair's): idempotent on their ids."""
         await self.collection.insert_all(list(docs))
+
+
+def _order(entry: Document) -> tuple[int, str]:
+    """Sorted here, not by the query: one client's entries are few, and a sort would cost the
+    database more than the read."""
+    return entry["seq"], entry["_id"]
 
 
 def replay(entries: Iterable[Document]) -> set[str]:

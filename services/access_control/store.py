@@ -90,8 +90,11 @@ class AccessStore:
         return [m.facts for m in await self.members.find({"account_id": account_id})]
 
     async def all_clients(self, account_id: str) -> list[ClientFacts]:
-        clients = await self.clients.find({"account_id": account_id, **LIVE_CLIENTS})
-        return [facts for client in clients if (facts := client.facts) is not None]
+        """Every live client's facts, read from the stored folded tags alone: a member's change
+        compares against all of them, so this read is kept lean."""
+        where = {"account_id": account_id, **LIVE_CLIENTS}
+        docs = await self.clients.collection.find(where, only=("client_id", "tags"))
+        return [ClientFacts(doc["client_id"], frozenset(doc.get("tags", ()))) for doc in docs]
 
     async def audience(
         self, account_id: str, client: ClientFacts, after: str | None, limit: int

@@ -91,7 +91,8 @@ def why(member: MemberFacts, client: ClientFacts) -> Why | None:
 
 
 def visible_clients(member: MemberFacts, clients: Iterable[ClientFacts]) -> set[str]:
-    return {c.client_id for c in clients if sees(member, c)}
+    seen = scope(member)
+    return {c.client_id for c in clients if seen.includes(c)}
 
 
 def full_recompute(
@@ -113,8 +114,9 @@ def diff_for_client(
     """One client changed (registered, re-tagged, removed): only members' answers for it."""
     changes: dict[str, Change] = {}
     for member in members:
-        before = old is not None and sees(member, old)
-        after = new is not None and sees(member, new)
+        seen = scope(member)
+        before = old is not None and seen.includes(old)
+        after = new is not None and seen.includes(new)
         if before != after:
             client_id = (new or old).client_id  # type: ignore[union-attr]
             change = changes.setdefault(member.member_id, Change())
@@ -125,8 +127,9 @@ def diff_for_client(
 def diff_for_member(old: MemberFacts, new: MemberFacts, clients: Iterable[ClientFacts]) -> Change:
     """One member changed (joined, roles, tags, disconnected): only that member's answers."""
     change = Change()
+    old_scope, new_scope = scope(old), scope(new)
     for client in clients:
-        before, after = sees(old, client), sees(new, client)
+        before, after = old_scope.includes(client), new_scope.includes(client)
         if before != after:
             (change.granted if after else change.revoked).append(client.client_id)
     change.granted.sort()

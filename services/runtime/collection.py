@@ -39,8 +39,17 @@ class Collection(Protocol):
     async def find_one(self, where: Filter) -> Document | None: ...
 
     async def find(
-        self, where: Filter, *, sort: str | None = None, limit: int | None = None
-    ) -> list[Document]: ...
+        self,
+        where: Filter,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        omit: Sequence[str] = (),
+        only: Sequence[str] = (),
+    ) -> list[Document]:
+        """Matching documents, without the fields named in `omit`; with `only`, just those
+        fields (and `_id`)."""
+        ...
 
     async def count(self, where: Filter) -> int: ...
 

@@ -106,9 +106,23 @@ class MemoryCollection:
         return found[0] if found else None
 
     async def find(
-        self, where: Filter, *, sort: str | None = None, limit: int | None = None
+        self,
+        where: Filter,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        omit: Sequence[str] = (),
+        only: Sequence[str] = (),
     ) -> list[Document]:
-        found = [copy.deepcopy(d) for d in self.docs.values() if matches(d, where)]
+        found = [
+            {
+                k: copy.deepcopy(v)
+                for k, v in d.items()
+                if k not in omit and (not only or k in only or k == "_id")
+            }
+            for d in self.docs.values()
+            if matches(d, where)
+        ]
         if sort is not None:
             found.sort(key=lambda d: (d[sort], d["_id"]))
         return found if limit is None else found[:limit]

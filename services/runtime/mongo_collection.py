@@ -31,9 +31,16 @@ class MongoCollection:
         return await self.raw.find_one(dict(where))
 
     async def find(
-        self, where: Filter, *, sort: str | None = None, limit: int | None = None
+        self,
+        where: Filter,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        omit: Sequence[str] = (),
+        only: Sequence[str] = (),
     ) -> list[Document]:
-        cursor = self.raw.find(dict(where))
+        projection = {f: 1 for f in only} if only else {f: 0 for f in omit} if omit else None
+        cursor = self.raw.find(dict(where), projection)
         if sort is not None:
             cursor = cursor.sort(sort, ASCENDING)
         if limit is not None:

@@ -33,6 +33,7 @@ from services.runtime.rules import Emit, Event, Refusal, Removed
 from services.runtime.tracing import trace_extension
 
 MAX_REMEMBERED_COMMANDS = 200
+BOOKKEEPING = ("outbox", "handled_commands")
 
 S = TypeVar("S")
 
@@ -86,7 +87,9 @@ class Repository(Generic[S]):
     async def find(
         self, where: Filter, *, sort: str | None = None, limit: int | None = None
     ) -> list[S]:
-        docs = await self.collection.find(where, sort=sort, limit=limit)
+        """States only: the unit of work's bookkeeping (outbox, remembered commands) stays
+        in the database."""
+        docs = await self.collection.find(where, sort=sort, limit=limit, omit=BOOKKEEPING)
         return [self.codec.decode(doc) for doc in docs]
 
     async def load_many(
