@@ -29,7 +29,7 @@ from demo.processes import SERVICES
 from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
 from stack.__main__ import main as stack_main
-from stack.children import terminate_on_signals
+from stack.children import die_with_parent, terminate_on_signals
 
 # The broker's SCRAM listener is published for the story, which plays the gateway.
 COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
@@ -45,6 +45,10 @@ def docker_answers() -> bool:
     if shutil.which("docker") is None:
         return False
     return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+# What this run started (an interrupted demo stops exactly that, and leaves what it found).
+STARTED: dict[str, list[str]] = {"servers": [], "services": []}
 
 
 def bring_up() -> tuple[KafkaAccess, str, str]:
@@ -75,12 +79,15 @@ def bring_up() -> tuple[KafkaAccess, str, str]:
             "`make demo`."
         )
     print("No Docker engine here: using the local stack of real servers (python -m stack).")
+    cfg = config.load()
+    STARTED["servers"].extend(s for s in servers.SERVERS if servers.running_pid(cfg, s) is None)
     if stack_main(["up"]) != 0:
         sys.exit(1)
-    cfg = config.load()
     print("\nStarting the four services, each as its own broker principal:")
     processes.start_all(
-        cfg, {name: {**cfg.env(), **servers.kafka_access(cfg, name).env()} for name in SERVICES}
+        cfg,
+        {name: {**cfg.env(), **servers.kafka_access(cfg, name).env()} for name in SERVICES},
+        STARTED["services"],
     )
     print("The story below is played as the `gateway` principal: commands in, public events out.")
     return servers.kafka_access(cfg, "gateway"), cfg.mailpit_url, "local"
@@ -342,13 +349,15 @@ async def run(access: KafkaAccess, mailpit: str, exit_after: bool) -> None:
         pass
 
 
-def down() -> None:
+def down(services: list[str] | None = None, stack: list[str] | None = None) -> None:
+    """`make down`: everything. An interrupted demo: what it started (None: all)."""
     if docker_answers():
         subprocess.run([*COMPOSE, "down"], check=False, cwd=config.REPO)
     cfg = config.load()
-    processes.stop_all(cfg)
-    for name in servers.SERVERS:
-        servers.stop(cfg, name)
+    processes.stop_all(cfg, services)
+    for name in reversed(list(servers.SERVERS)):
+        if stack is None or name in stack:
+            servers.stop(cfg, name)
     print("stopped")
 
 
@@ -361,12 +370,13 @@ def main() -> None:
         down()
         return
     terminate_on_signals()  # SIGTERM/SIGHUP stop the demo's services like Ctrl-C does
+    die_with_parent()  # and so does its parent's death (SIGTERM to us, then the same path)
     try:
         access, mailpit, _mode = bring_up()
         asyncio.run(run(access, mailpit, args.exit))
     except KeyboardInterrupt:
-        print("\nstopping ...")
-        down()
+        print("\nstopping what this demo started ...")
+        down(STARTED["services"], STARTED["servers"])
 
 
 if __name__ == "__main__":

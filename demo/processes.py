@@ -27,8 +27,10 @@ def healthy(port: int) -> bool:
         return False
 
 
-def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]]) -> None:
-    """Start each service with its own environment (its own broker principal)."""
+def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]], started: list[str]) -> None:
+    """Start each service with its own environment (its own broker principal); the names of
+    those it starts (not those found running) go into `started` at once, so an interruption
+    mid-way still knows them."""
     (cfg.data_dir / "run").mkdir(parents=True, exist_ok=True)
     (cfg.data_dir / "logs").mkdir(parents=True, exist_ok=True)
     for name, port in SERVICES.items():
@@ -45,6 +47,7 @@ def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]]) -> None:
             env={**os.environ, **envs[name], "HTTP_PORT": str(port)},
         )
         _pid_file(cfg, name).write_text(str(process.pid))
+        started.append(name)
         print(f"  {name:15} started (pid {process.pid}) on :{port}, log {log.name}")
     deadline = time.monotonic() + 90
     for name, port in SERVICES.items():
@@ -56,8 +59,8 @@ def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]]) -> None:
             time.sleep(0.3)
 
 
-def stop_all(cfg: StackConfig) -> None:
-    for name in SERVICES:
+def stop_all(cfg: StackConfig, names: list[str] | None = None) -> None:
+    for name in SERVICES if names is None else names:
         path = _pid_file(cfg, name)
         if not path.exists():
             continue

@@ -1,5 +1,7 @@
-"""A benchmark stopped by SIGTERM, or killed outright, leaves none of its service processes
-running (they would stay in the consumer groups and hold their ports)."""
+"""A benchmark stopped by SIGTERM, or killed outright, and a demo interrupted or orphaned, leave
+none of their service processes running (they would stay in the consumer groups and hold their
+ports). The e2e harness's services die with it the same way (`PR_SET_PDEATHSIG`), which the
+benchmark's SIGKILL case proves for `tests/processes.py`."""
 
 from __future__ import annotations
 
@@ -79,3 +81,77 @@ async def test_an_interrupted_benchmark_leaves_no_service_running(
         for pid in services:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _demo_command() -> list[str]:
+    return [sys.executable, "-m", "demo"]
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "parent dies"])
+async def test_an_interrupted_demo_stops_the_services_it_started_and_leaves_the_stack(
+    servers: Servers, tmp_path: Path, stop: str
+) -> None:
+    """The demo on a stack that was already up: interrupted (SIGTERM, or its parent killed), it
+    stops the four services it started and leaves the servers it found running."""
+    from demo.processes import SERVICES, healthy
+    from stack import config
+    from stack import servers as stack_servers
+
+    cfg = config.load()
+    log = (tmp_path / "demo.log").open("wb")
+    env = {**os.environ, **servers.env()}
+    if stop == "parent dies":  # a parent that only waits for the demo, then is killed
+        wrapper = "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()"
+        parent = subprocess.Popen(
+            [sys.executable, "-c", wrapper, *_demo_command()],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    else:
+        parent = subprocess.Popen(
+            _demo_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    services: set[int] = set()
+    demo: int | None = None
+    try:
+        for _ in range(600):
+            demo = parent.pid if stop == "sigterm" else next(iter(_children(parent.pid)), None)
+            if demo is not None and len(found := await _services_of_pid(demo)) == 4:
+                services = found
+                break
+            await asyncio.sleep(0.1)
+        assert len(services) == 4, (tmp_path / "demo.log").read_text()
+        for _ in range(600):  # interrupted mid-run, once its services answer
+            if all(healthy(port) for port in SERVICES.values()):
+                break
+            await asyncio.sleep(0.1)
+        assert all(healthy(port) for port in SERVICES.values()), (tmp_path / "demo.log").read_text()
+        if stop == "sigterm":
+            parent.send_signal(signal.SIGTERM)
+        else:
+            parent.kill()
+        for _ in range(600):
+            if not any(_alive(pid) for pid in services):
+                break
+            await asyncio.sleep(0.1)
+        assert [pid for pid in services if _alive(pid)] == [], (tmp_path / "demo.log").read_text()
+        assert all(stack_servers.running_pid(cfg, name) for name in stack_servers.SERVERS)
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in [*services, *([demo] if demo else [])]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+async def _services_of_pid(pid: int) -> set[int]:
+    found = set()
+    for child in _children(pid):
+        try:
+            if b"services." in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(child)
+        except OSError:
+            continue
+    return found
