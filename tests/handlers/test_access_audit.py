@@ -246,3 +246,31 @@ async def test_every_answer_follows_the_one_rule_now_and_as_of_any_moment(
                 f"/accounts/acct-1/members/{member}/visible-clients?as_of={stamp}&limit=1000",
             )
             assert set(then.json()["clients"]) == view.get(member, set()), (moment, member)
+
+
+async def test_a_repair_is_recorded_with_its_reasons(clinic: Access) -> None:
+    from services.access_control.repair import level_set, reasons_of, repair_record
+
+    store = clinic.service.store
+    visible = await recompute(store, "acct-1")
+    everyone = {c.client_id for c in await store.all_clients("acct-1")}
+    events = level_set("acct-1", visible, everyone, "run-1")
+    clinic.clock.advance(timedelta(minutes=5))
+    records = repair_record("acct-1", events, await reasons_of(store, "acct-1"), clinic.clock.now())
+    await store.history.record(records)
+    await store.history.record(records)  # a repair run twice records once
+    ann = (await http(clinic, "GET", "/accounts/acct-1/members/ann/history")).json()["entries"]
+    assert [e["cause_type"] for e in ann].count("Repair") == 1
+    last = ann[-1]
+    assert (last["cause_type"], last["cause_id"], last["granted"], last["revoked"]) == (
+        "Repair",
+        "run-1",
+        ["kid-1"],
+        ["adult-1"],
+    )
+    assert last["reasons"] == {"kid-1": "tags:kids"}
+    replayed: set[str] = set()
+    for entry in ann:
+        replayed.difference_update(entry["revoked"])
+        replayed.update(entry["granted"])
+    assert replayed == visible["ann"]
