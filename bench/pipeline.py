@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -31,7 +30,7 @@ from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
-from stack.children import terminate_on_signals
+from stack.children import exit_on_signals
 from tests.e2e.conftest import start_system, stop_system
 from tests.servers import from_environment
 
@@ -213,8 +212,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("-n", type=int, default=2000)
     n = parser.parse_args().n
-    terminate_on_signals()  # SIGTERM stops the services it started, like Ctrl-C
-    try:
-        asyncio.run(main(n))
-    except KeyboardInterrupt as stopped:
-        sys.exit(f"interrupted ({stopped}); its services were stopped")
+    # Ctrl-C, SIGTERM, SIGHUP: exit at once; the services it started die with it (they were
+    # started with PR_SET_PDEATHSIG) and stop gracefully on the SIGTERM that brings them.
+    exit_on_signals()
+    asyncio.run(main(n))

@@ -29,7 +29,7 @@ from demo.processes import SERVICES
 from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
 from stack.__main__ import main as stack_main
-from stack.children import die_with_parent, terminate_on_signals
+from stack.children import die_with_parent, exit_on_signals
 
 # The broker's SCRAM listener is published for the story, which plays the gateway.
 COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
@@ -369,14 +369,12 @@ def main() -> None:
     if args.action == "down":
         down()
         return
-    terminate_on_signals()  # SIGTERM/SIGHUP stop the demo's services like Ctrl-C does
-    die_with_parent()  # and so does its parent's death (SIGTERM to us, then the same path)
-    try:
-        access, mailpit, _mode = bring_up()
-        asyncio.run(run(access, mailpit, args.exit))
-    except KeyboardInterrupt:
-        print("\nstopping what this demo started ...")
-        down(STARTED["services"], STARTED["servers"])
+    # Ctrl-C, SIGTERM, SIGHUP, or the death of our parent (which sends us SIGTERM): stop
+    # exactly what this run started.
+    exit_on_signals(lambda: down(STARTED["services"], STARTED["servers"]))
+    die_with_parent()
+    access, mailpit, _mode = bring_up()
+    asyncio.run(run(access, mailpit, args.exit))
 
 
 if __name__ == "__main__":
