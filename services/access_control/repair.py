@@ -18,9 +18,11 @@ from contracts.common import utc_now
 from contracts.envelope import CloudEvent, derived_id, new_id
 from contracts.topics import ACCESS_CONTROL_EVENTS, SOURCES
 from services.access_control import visibility
+from services.access_control.domain import Reason
 from services.access_control.history import Because, recorded
 from services.access_control.settings import load
 from services.access_control.store import AccessStore
+from services.access_control.visibility import ClientFacts, MemberFacts
 from services.runtime.collection import Document
 from services.runtime.kafka import publish_event
 from services.runtime.service import create_runtime
@@ -56,7 +58,7 @@ def level_set(
 def repair_record(
     account_id: str,
     events: list[CloudEvent[Any]],
-    reasons: dict[tuple[str, str], str],
+    reason: Reason,
     at: datetime,
 ) -> list[Document]:
     """What the repair changed and why, for the access history (one entry per event)."""
@@ -65,7 +67,7 @@ def repair_record(
     for part, event in enumerate(events):
         data = event.data
         chosen = {
-            c: reasons[(data.member_id, c)] for c in data.granted if (data.member_id, c) in reasons
+            c: why.label() for c in data.granted if (why := reason(data.member_id, c)) is not None
         }
         emit = recorded(data.member_id, data.granted, data.revoked, chosen, because, part, part)
         records.append(
@@ -79,25 +81,31 @@ def repair_record(
     return records
 
 
-async def reasons_of(store: AccessStore, account_id: str) -> dict[tuple[str, str], str]:
-    clients = await store.all_clients(account_id)
-    return {
-        (member.member_id, client.client_id): why.label()
-        for member in await store.all_members(account_id)
-        for client in clients
-        if (why := visibility.why(member, client)) is not None
-    }
+def reason_for(members: list[MemberFacts], clients: list[ClientFacts]) -> Reason:
+    """Why each member sees each client, asked pair by pair (no member x client table)."""
+    member_by_id = {m.member_id: m for m in members}
+    client_by_id = {c.client_id: c for c in clients}
+
+    def reason(member_id: str, client_id: str) -> visibility.Why | None:
+        return visibility.why(member_by_id[member_id], client_by_id[client_id])
+
+    return reason
+
+
+async def reasons_of(store: AccessStore, account_id: str) -> Reason:
+    return reason_for(await store.all_members(account_id), await store.all_clients(account_id))
 
 
 async def main(account_id: str, publish: bool) -> None:
     settings = load()
     runtime = create_runtime("access_control", settings)
     store = AccessStore(runtime)
-    visible = await recompute(store, account_id)
+    members, clients = await store.all_members(account_id), await store.all_clients(account_id)
+    visible = visibility.full_recompute(members, clients)
     for member_id in sorted(visible):
         print(f"{member_id}: sees {len(visible[member_id])} clients")
     if publish:
-        all_clients = {c.client_id for c in await store.all_clients(account_id)}
+        all_clients = {c.client_id for c in clients}
         broker = runtime.broker
         assert broker is not None
         async with broker:
@@ -105,8 +113,8 @@ async def main(account_id: str, publish: bool) -> None:
             events = level_set(account_id, visible, all_clients, new_id())
             for event in events:
                 await publish_event(broker, ACCESS_CONTROL_EVENTS, event)
-        reasons = await reasons_of(store, account_id)
-        await store.history.record(repair_record(account_id, events, reasons, utc_now()))
+        reason = reason_for(members, clients)
+        await store.history.record(repair_record(account_id, events, reason, utc_now()))
         print(f"published {len(events)} ClientVisibilityChanged events (and recorded them)")
     assert runtime.mongo is not None
     await runtime.mongo.close()

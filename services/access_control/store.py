@@ -89,12 +89,18 @@ class AccessStore:
     async def all_members(self, account_id: str) -> list[MemberFacts]:
         return [m.facts for m in await self.members.find({"account_id": account_id})]
 
-    async def all_clients(self, account_id: str) -> list[ClientFacts]:
-        """Every live client's facts, read from the stored folded tags alone: a member's change
-        compares against all of them, so this read is kept lean."""
-        where = {"account_id": account_id, **LIVE_CLIENTS}
-        docs = await self.clients.collection.find(where, only=("client_id", "tags"))
+    async def _client_facts(
+        self, where: Document, sort: str | None = None, limit: int | None = None
+    ) -> list[ClientFacts]:
+        """Live clients' facts, read from the stored folded tags alone: a member's change
+        compares against all of an account's clients, so this read is kept lean."""
+        docs = await self.clients.collection.find(
+            {**where, **LIVE_CLIENTS}, sort=sort, limit=limit, only=("client_id", "tags")
+        )
         return [ClientFacts(doc["client_id"], frozenset(doc.get("tags", ()))) for doc in docs]
+
+    async def all_clients(self, account_id: str) -> list[ClientFacts]:
+        return await self._client_facts({"account_id": account_id})
 
     async def audience(
         self, account_id: str, client: ClientFacts, after: str | None, limit: int
@@ -117,10 +123,9 @@ class AccessStore:
         return [m.facts for m in members]
 
     async def clients_among(self, account_id: str, client_ids: list[str]) -> list[ClientFacts]:
-        clients = await self.clients.find(
-            {"account_id": account_id, "client_id": {"$in": client_ids}, **LIVE_CLIENTS}
+        return await self._client_facts(
+            {"account_id": account_id, "client_id": {"$in": client_ids}}
         )
-        return [facts for client in clients if (facts := client.facts) is not None]
 
     async def page_of_client_facts(
         self, account_id: str, scope: Scope, after: str | None, limit: int
@@ -128,24 +133,19 @@ class AccessStore:
         """The clients in `scope` with their tags, in id order after `after`."""
         if scope.nothing:
             return []
-        clients = await self.clients.find(
-            self._in_scope(account_id, scope, after), sort="client_id", limit=limit
-        )
-        return [facts for client in clients if (facts := client.facts) is not None]
+        where = self._in_scope(account_id, scope, after)
+        return await self._client_facts(where, sort="client_id", limit=limit)
 
     async def page_of_clients(
         self, account_id: str, scope: Scope, after: str | None, limit: int
     ) -> list[str]:
         """Ids of the clients in `scope`, in order, after `after`."""
-        if scope.nothing:
-            return []
-        where = self._in_scope(account_id, scope, after)
-        docs = await self.clients.collection.find(where, sort="client_id", limit=limit)
-        return [doc["client_id"] for doc in docs]
+        page = await self.page_of_client_facts(account_id, scope, after, limit)
+        return [client.client_id for client in page]
 
     @staticmethod
     def _in_scope(account_id: str, scope: Scope, after: str | None) -> Document:
-        where: Document = {"account_id": account_id, **LIVE_CLIENTS}
+        where: Document = {"account_id": account_id}
         if after:
             where["client_id"] = {"$gt": after}
         if not scope.everything:

@@ -26,8 +26,9 @@ from services.runtime.authorisation import Authoriser
 from services.runtime.clock import Clock
 from services.runtime.collection import UniqueViolation, VersionConflict
 from services.runtime.dispatch import Dispatch, Message
+from services.runtime.events import Cause
 from services.runtime.rules import Event, Refusal
-from services.runtime.unit_of_work import Cause, Stored, UnitOfWork, UnitOfWorkFactory
+from services.runtime.unit_of_work import Stored, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,13 @@ class InvitationHandlers:
 
     async def invite(self, msg: Message[InviteTeamMember], uow: UnitOfWork) -> None:
         account, email, now = msg.account_id, msg.data.email, self.clock.now()
-        new = await uow.load_new(self.store.invitations, derived_id(msg.envelope.id, "invitation"))
+        invitation_id = derived_id(msg.envelope.id, "invitation")
+        new = await uow.load_new(self.store.invitations, invitation_id)
         actor = await self.authoriser.actor(msg.envelope)
         pending = await self.store.pending(account, email)
         fresh = self.links.mint()
         invitation, created = domain.decide_invite(
-            invitation_id=derived_id(msg.envelope.id, "invitation"),
+            invitation_id=invitation_id,
             account_id=account,
             command=msg.data,
             actor=actor,

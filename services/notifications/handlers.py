@@ -19,9 +19,10 @@ from services.notifications.store import DeliveryStore
 from services.runtime.clock import Clock
 from services.runtime.collection import VersionConflict
 from services.runtime.dispatch import Dispatch, Message
+from services.runtime.events import Cause
 from services.runtime.metrics import Metrics
 from services.runtime.mongo import is_transient
-from services.runtime.unit_of_work import Cause, Stored, UnitOfWork, UnitOfWorkFactory
+from services.runtime.unit_of_work import Stored, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from contracts.envelope import MessageData, RawEnvelope
+from services.runtime.events import Cause
 from services.runtime.inbound import Parsed
-from services.runtime.unit_of_work import AlreadyApplied, Cause, UnitOfWork, UnitOfWorkFactory
+from services.runtime.unit_of_work import AlreadyApplied, UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=MessageData)
 
@@ -48,9 +49,6 @@ class Dispatch:
             raise ValueError(f"{model.__name__} has a handler already")
         self._table[model] = handler
         return self
-
-    def handles(self, model: type[BaseModel]) -> bool:
-        return model in self._table
 
     def missing(self, models: Iterable[type[BaseModel]]) -> list[str]:
         return [model.__name__ for model in models if model not in self._table]

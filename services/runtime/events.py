@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from services.runtime.rules import Emit
 from services.runtime.tracing import trace_extension
 
 
-def caused_by(
-    cause: RawEnvelope,
-    source: str,
-    event_type: str,
-    data: BaseModel,
-    *id_parts: str,
-    id_from: str | None = None,
-) -> CloudEvent[Any]:
-    """The event `cause` leads to. Its id is derived from `id_from` (default: the cause's id),
-    the type and `id_parts`, so publishing it again after a crash or a redelivery carries the
-    same id."""
+@dataclass(frozen=True)
+class Cause:
+    """What events are caused by (their ids derive from it)."""
+
+    id: str
+    account_id: str
+    correlation_id: str
+    causation_id: str | None
+
+    @classmethod
+    def of(cls, envelope: RawEnvelope) -> Cause:
+        return cls(
+            envelope.id, envelope.accountid, envelope.correlationid or envelope.id, envelope.id
+        )
+
+
+def caused_by(cause: Cause, source: str, emit: Emit) -> CloudEvent[Any]:
+    """The event `cause` leads to. Its id is derived from `emit.id_from` (default: the cause's
+    id), the type and `emit.id_parts`, so publishing it again after a crash or a redelivery
+    carries the same id; it carries the current trace context (the next service continues it)."""
+    event_type = type(emit.data).__name__
     return CloudEvent[Any](
-        id=derived_id(id_from or cause.id, event_type, *id_parts),
+        id=derived_id(emit.id_from or cause.id, event_type, *emit.id_parts),
         source=source,
         type=event_type,
-        accountid=cause.accountid,
-        correlationid=cause.correlationid or cause.id,
-        causationid=cause.id,
-        data=data,
+        accountid=cause.account_id,
+        correlationid=cause.correlation_id,
+        causationid=cause.causation_id,
+        data=emit.data,
         **trace_extension(),
     )

@@ -116,9 +116,10 @@ class HttpApp:
             params = {key: unquote(value) for key, value in match.groupdict().items()}
             body = b""
             if scope["method"] == "POST" and receive is not None:
-                body = await _read_body(receive)
-                if len(body) > MAX_BODY_BYTES:
+                received = await _read_body(receive)
+                if received is None:
                     return Response.error(413, f"at most {MAX_BODY_BYTES} bytes")
+                body = received
             return await candidate.endpoint(Request(params, query, body))
         return Response.error(404, "no such route")
 
@@ -131,7 +132,8 @@ class HttpApp:
         return hmac.compare_digest(supplied, f"Bearer {token}".encode())  # constant time
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body; None when it is larger than MAX_BODY_BYTES (the rest is drained)."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -141,4 +143,4 @@ async def _read_body(receive: Receive) -> bytes:
         if size <= MAX_BODY_BYTES:
             chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks) if size <= MAX_BODY_BYTES else b"x" * (MAX_BODY_BYTES + 1)
+            return b"".join(chunks) if size <= MAX_BODY_BYTES else None

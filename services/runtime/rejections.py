@@ -8,8 +8,9 @@ from contracts.common import RejectionReason, utc_now
 from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.messages import CommandRejected
 from services.runtime.collection import Collection, Document
-from services.runtime.events import caused_by
+from services.runtime.events import Cause, caused_by
 from services.runtime.outbox import Outbox, outbox_entry
+from services.runtime.rules import Emit
 
 
 def rejection_event(
@@ -18,7 +19,7 @@ def rejection_event(
     rejected = CommandRejected(
         command_id=command.id, command_type=command.type, reason=reason, detail=detail[:1000]
     )
-    return caused_by(command, source, "CommandRejected", rejected)
+    return caused_by(Cause.of(command), source, Emit(rejected))
 
 
 class Rejections:

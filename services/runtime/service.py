@@ -26,6 +26,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.collection import Collection, Index, Storage
 from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
 from services.runtime.dispatch import Dispatch
+from services.runtime.events import Cause
 from services.runtime.health import Health
 from services.runtime.http import HttpApp, Request, Response, Route, route
 from services.runtime.kafka import make_broker
@@ -39,7 +40,7 @@ from services.runtime.publisher import KafkaPublisher, MemoryPublisher, Publishe
 from services.runtime.rejections import Rejections
 from services.runtime.settings import ServiceSettings
 from services.runtime.startup import BrokerStarter, check_topic_access
-from services.runtime.unit_of_work import Cause, UnitOfWork
+from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.envelope import CloudEvent
 from services.runtime.collection import (
     Collection,
     Document,
@@ -28,9 +28,9 @@ from services.runtime.collection import (
     UniqueViolation,
     VersionConflict,
 )
+from services.runtime.events import Cause, caused_by
 from services.runtime.outbox import Outbox, outbox_entry
 from services.runtime.rules import Emit, Event, Refusal, Removed
-from services.runtime.tracing import trace_extension
 
 MAX_REMEMBERED_COMMANDS = 200
 BOOKKEEPING = ("outbox", "handled_commands")
@@ -106,22 +106,6 @@ class AlreadyApplied(Exception):
     """The message was applied before (a redelivery): what it left was published again."""
 
 
-@dataclass(frozen=True)
-class Cause:
-    """What the events of a unit of work are caused by (ids derive from it)."""
-
-    id: str
-    account_id: str
-    correlation_id: str
-    causation_id: str | None
-
-    @classmethod
-    def of(cls, envelope: RawEnvelope) -> Cause:
-        return cls(
-            envelope.id, envelope.accountid, envelope.correlationid or envelope.id, envelope.id
-        )
-
-
 class UnitOfWork:
     def __init__(self, outbox: Outbox, source: str, events_topic: str, cause: Cause) -> None:
         self.outbox = outbox
@@ -190,19 +174,7 @@ class UnitOfWork:
 
     def envelope(self, event: Event) -> tuple[str, CloudEvent[Any]]:
         emit = event if isinstance(event, Emit) else Emit(event)
-        event_type = type(emit.data).__name__
-        cause = self.cause
-        envelope = CloudEvent[Any](
-            id=derived_id(emit.id_from or cause.id, event_type, *emit.id_parts),
-            source=self.source,
-            type=event_type,
-            accountid=cause.account_id,
-            correlationid=cause.correlation_id,
-            causationid=cause.causation_id,
-            data=emit.data,
-            **trace_extension(),  # the next service continues this span's trace
-        )
-        return emit.topic or self.events_topic, envelope
+        return emit.topic or self.events_topic, caused_by(self.cause, self.source, emit)
 
     def _document(
         self, stored: Stored[S], state: S, events: Sequence[Event], remember: bool
