@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import time
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -83,31 +86,88 @@ class Sender(Protocol):
 
 
 class Mailer:
+    """Sends over at most `smtp_max_connections` SMTP connections, each kept open and reused
+    for the next email (one TCP + EHLO (+ TLS + AUTH) handshake per connection, not per email).
+    A connection that failed, or sat idle longer than `IDLE_REUSE_SECONDS` (servers drop idle
+    clients), is closed rather than reused."""
+
+    IDLE_REUSE_SECONDS = 10.0
+
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
+        self._slots = asyncio.Semaphore(settings.smtp_max_connections)
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._local_hostname = socket.getfqdn()  # once: aiosmtplib looks it up per connection
 
     async def send(self, message: EmailMessage) -> None:
         """Raises SendFailure: permanent for a 5xx, transient for 4xx, refusals and timeouts."""
+        async with self._slots:
+            smtp: aiosmtplib.SMTP | None = None
+            try:
+                smtp = await self._connection()
+                await smtp.send_message(message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                await self._reset(smtp)  # the session is fine: only this recipient was refused
+                codes = [r.code for r in exc.recipients]
+                detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                permanent = all(c >= 500 for c in codes)
+                raise SendFailure(f"recipient refused: {detail}", permanent) from exc
+            except BaseException as exc:
+                if smtp is not None:
+                    smtp.close()
+                failure = _failure(exc)
+                if failure is exc:
+                    raise
+                raise failure from exc
+            self._idle.append((smtp, time.monotonic()))
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            smtp, since = self._idle.pop()
+            if smtp.is_connected and now - since < self.IDLE_REUSE_SECONDS:
+                return smtp
+            await _quit(smtp)
         s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls,
+            start_tls=True if s.smtp_starttls else None,
+            username=s.smtp_username or None,
+            password=s.smtp_password or None,
+            timeout=s.smtp_timeout_seconds,
+            local_hostname=self._local_hostname,
+        )
+        await smtp.connect()
+        return smtp
+
+    async def _reset(self, smtp: aiosmtplib.SMTP | None) -> None:
+        """RSET ends the refused transaction; the connection goes back for the next email."""
+        if smtp is None:
+            return
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                use_tls=s.smtp_tls,
-                start_tls=True if s.smtp_starttls else None,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                timeout=s.smtp_timeout_seconds,
-            )
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            # our credentials, not this message: retry until an operator fixes the setting
-            raise SendFailure(f"SMTP authentication failed: {exc.code}", permanent=False) from exc
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-            raise SendFailure(f"recipient refused: {detail}", all(c >= 500 for c in codes)) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise SendFailure(f"SMTP {exc.code}: {exc.message}", exc.code >= 500) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendFailure(f"SMTP unavailable: {exc}", permanent=False) from exc
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            smtp.close()
+            return
+        self._idle.append((smtp, time.monotonic()))
+
+
+def _failure(exc: BaseException) -> BaseException:
+    """What a failed send means for the delivery; anything else (a cancellation) unchanged."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        # our credentials, not this message: retry until an operator fixes the setting
+        return SendFailure(f"SMTP authentication failed: {exc.code}", permanent=False)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return SendFailure(f"SMTP {exc.code}: {exc.message}", exc.code >= 500)
+    if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
+        return SendFailure(f"SMTP unavailable: {exc}", permanent=False)
+    return exc
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        smtp.close()

@@ -18,6 +18,8 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SMTP connections kept open and reused; also how many emails are sent at once.
+    smtp_max_connections: int = Field(default=4, ge=1, le=100)
     accept_url_base: str = "http://127.0.0.1:8080"  # an absolute http(s) URL
     mail_from: str = "Pro Team <no-reply@example.test>"
     mail_reply_to: str = ""

@@ -1,9 +1,10 @@
 """Consume a topic: parse, dispatch, retry what may pass, dead-letter what never will.
 
-Offsets are committed by FastStream only after `Pipeline.handle` returned (AckPolicy.NACK_ON_ERROR:
-an exception that escapes means the record is read again, never committed), so a crash
-mid-handler means redelivery. `handle` itself never raises for a bad message: a
-message that can't succeed goes to the DLQ (or gets a CommandRejected) and the partition moves on.
+Offsets are committed by FastStream only after `Pipeline.handle` returned for every record of
+the fetched batch (AckPolicy.NACK_ON_ERROR: an exception that escapes means the batch is read
+again, never committed), so a crash mid-handler means redelivery. `handle` itself never raises
+for a bad message: a message that can't succeed goes to the DLQ (or gets a CommandRejected) and
+the partition moves on.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber as KafkaSubscriber
+from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
 from pydantic import BaseModel
 
 from contracts.common import RejectionReason
 from contracts.envelope import RawEnvelope
 from services.runtime import tracing
 from services.runtime.collection import VersionConflict
+from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin, dead_letter
 from services.runtime.inbound import InvalidData, Parsed, Unparseable, parse
 from services.runtime.kafka import COMMIT_AFTER_HANDLING
+from services.runtime.lanes import run_in_key_order
 from services.runtime.logs import correlation_id
 from services.runtime.metrics import Metrics
 from services.runtime.mongo import is_transient
@@ -179,25 +183,47 @@ def _summary(exc: BaseException) -> str:
 
 
 def subscribe(
-    broker: KafkaBroker, pipeline: Pipeline, group_id: str, description: str
+    broker: KafkaBroker,
+    pipeline: Pipeline,
+    group_id: str,
+    description: str,
+    concurrency: Concurrency | None = None,
 ) -> KafkaSubscriber:
-    async def on_message(msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        assert not isinstance(record, tuple)  # single-record subscriber, never a batch
+    """Consume `pipeline.topic` in bounded batches, accounts concurrently, each account's
+    records in order (`services/runtime/lanes.py`); the batch is committed once all of it is
+    handled."""
+
+    limits = concurrency or Concurrency()
+
+    async def on_batch(msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        await run_in_key_order(batch, _record_key, handle_record, limits.max_accounts)
+
+    async def handle_record(record: ConsumerRecord[bytes, bytes]) -> None:
         origin = Origin(pipeline.topic, record.partition, record.offset, record.key)
         await pipeline.handle(record.value, origin)
 
-    on_message.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
+    on_batch.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
     subscriber = broker.subscriber(
         pipeline.topic,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=COMMIT_AFTER_HANDLING,
+        batch=True,
+        max_records=limits.max_in_flight,
+        batch_timeout_ms=limits.fetch_wait_ms,
         title=f"{pipeline.topic}:{pipeline.service}",
         max_poll_interval_ms=30 * 60 * 1000,  # a long SMTP/Mongo outage must not evict us
         # A service's subscribers share one group: each join is a rebalance the others learn of
         # at their next heartbeat, so a 3 s default made every start (and failover) 3 s slower.
         heartbeat_interval_ms=500,
     )
-    subscriber(on_message)
+    subscriber(on_batch)
     return subscriber
+
+
+def _record_key(record: ConsumerRecord[bytes, bytes]) -> bytes | int:
+    """Records are keyed by account id; records without a key share their partition's lane."""
+    key: bytes | None = record.key
+    return key if key is not None else record.partition

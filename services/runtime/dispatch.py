@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -40,9 +40,8 @@ class Dispatch:
     def __init__(self, unit_of_work: UnitOfWorkFactory, one_account_at_a_time: bool = False):
         self.unit_of_work = unit_of_work
         self._table: dict[type[BaseModel], Handler[Any]] = {}
-        self._locks: defaultdict[str, asyncio.Lock] | None = (
-            defaultdict(asyncio.Lock) if one_account_at_a_time else None
-        )
+        self._locks: dict[str, asyncio.Lock] | None = {} if one_account_at_a_time else None
+        self._waiting: Counter[str] = Counter()
 
     def on(self, model: type[M], handler: Handler[M]) -> Dispatch:
         if model in self._table:
@@ -62,8 +61,16 @@ class Dispatch:
         if self._locks is None:
             await self._run(handler, message)
             return
-        async with self._locks[message.account_id]:
-            await self._run(handler, message)
+        account = message.account_id
+        lock = self._locks.setdefault(account, asyncio.Lock())
+        self._waiting[account] += 1
+        try:
+            async with lock:
+                await self._run(handler, message)
+        finally:
+            self._waiting[account] -= 1
+            if not self._waiting[account]:  # the last one out forgets the lock: memory stays flat
+                del self._waiting[account], self._locks[account]
 
     async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
         try:

@@ -15,7 +15,7 @@ import uvicorn
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import DefaultSubscriber as KafkaSubscriber
+from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -137,7 +137,9 @@ class Runtime:
         )
         if self.broker is not None:
             group = self.settings.group_id(self.name)
-            self.subscribers.append(subscribe(self.broker, pipeline, group, description))
+            self.subscribers.append(
+                subscribe(self.broker, pipeline, group, description, self.settings.concurrency())
+            )
         self.pipelines[topic] = pipeline
         self.topics.update((topic, dlq_topic(topic)))
         return pipeline

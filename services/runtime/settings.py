@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.concurrency import Concurrency
 from services.runtime.kafka_access import KafkaAccess, SaslMechanism, SecurityProtocol
 
 S = TypeVar("S", bound="ServiceSettings")
@@ -38,6 +39,9 @@ class ServiceSettings(BaseSettings):
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
+    # Per subscriber: records fetched and held at once, and accounts handled concurrently.
+    consumer_max_in_flight: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_accounts: int = Field(default=64, ge=1, le=1_000)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -53,6 +57,9 @@ class ServiceSettings(BaseSettings):
             self.kafka_sasl_password.get_secret_value(),
             self.kafka_ssl_cafile,
         )
+
+    def concurrency(self) -> Concurrency:
+        return Concurrency(self.consumer_max_in_flight, self.consumer_max_accounts)
 
     def database_name(self, service: str) -> str:
         return self.mongodb_db or service
