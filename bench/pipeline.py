@@ -1,19 +1,31 @@
 """The whole pipeline under load, against raw baselines measured in the same run.
 
     eval $(.venv/bin/python -m stack env) && .venv/bin/python -m bench.pipeline [-n 2000]
+    .venv/bin/python -m bench.pipeline --rate 100 --duration 60     # open loop
 
-N InviteTeamMember commands (spread over accounts, 100 each, under the hourly limit) are
-published by a load generator; the four services run as processes. Measured per invitation,
-from the command's publish: (a) InvitationCreated on invitations.events, (b) the pending row on
-the Users page (polled every 100 ms), (c) EmailSent on notifications.events (published right
-after Mailpit's SMTP 250). Baselines: raw aiokafka producing and consuming N messages through
-the same broker, and raw AsyncMongoClient doing N single-document writes.
+Burst (default): N InviteTeamMember commands, interleaved over N/100 accounts (100 each, under
+the hourly limit; one account after another in the first version), are published at once; the
+four services run as processes. Measured per invitation, from the command's publish:
+(a) InvitationCreated on invitations.events, (b) the pending row on the Users page (polled every
+0.5 s), (c) EmailSent on notifications.events (published right after Mailpit's SMTP 250).
+Throughput is N over the time to the last email.
+
+Open loop (`--rate R --duration S`): invitation i is sent at start + i/R whatever happened to
+the others, and its latency is counted from that scheduled time, so a stalled pipeline shows as
+latency rather than as a slower sender (no coordinated omission).
+
+Baselines, same run: raw aiokafka producing and consuming N messages through the same broker and
+raw AsyncMongoClient writing N single documents, each one at a time (serial: a round trip per
+message) and at full speed (produce everything then consume in batches; 32 concurrent inserts):
+the serial ones are what a one-record-at-a-time service could reach, the full-speed ones the
+ceiling of this machine. Each service's peak RSS (VmHWM) is printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -31,7 +43,7 @@ from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIO
 from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
 from stack.children import exit_on_signals
-from tests.e2e.conftest import start_system, stop_system
+from tests.e2e.conftest import System, start_system, stop_system
 from tests.servers import from_environment
 
 PER_ACCOUNT = 100
@@ -42,7 +54,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def kafka_baseline(access: KafkaAccess, n: int) -> float:
+async def kafka_baseline(access: KafkaAccess, n: int, full_speed: bool) -> float:
     topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
@@ -60,8 +72,14 @@ async def kafka_baseline(access: KafkaAccess, n: int) -> float:
     await consumer.start()
     payload = b"x" * 600  # about an InviteTeamMember envelope
     start = time.perf_counter()
-    for i in range(n):
-        await producer.send_and_wait(topic, payload, key=f"acct-{i % 20}".encode())
+    if full_speed:
+        sent = [
+            await producer.send(topic, payload, key=f"acct-{i % 20}".encode()) for i in range(n)
+        ]
+        await asyncio.gather(*sent)
+    else:
+        for i in range(n):
+            await producer.send_and_wait(topic, payload, key=f"acct-{i % 20}".encode())
     received = 0
     while received < n:
         batch = await consumer.getmany(timeout_ms=1000)
@@ -73,146 +91,246 @@ async def kafka_baseline(access: KafkaAccess, n: int) -> float:
     return n / elapsed
 
 
-async def mongo_baseline(uri: str, n: int) -> float:
+async def mongo_baseline(uri: str, n: int, full_speed: bool) -> float:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     collection = client[f"bench_baseline_{uuid.uuid4().hex[:8]}"]["docs"]
+    writers = 32 if full_speed else 1
+
+    async def writer(first: int) -> None:
+        for i in range(first, n, writers):
+            await collection.insert_one({"_id": f"doc-{i}", "email": f"p{i}@example.com", "n": i})
+
     start = time.perf_counter()
-    for i in range(n):
-        await collection.insert_one({"_id": f"doc-{i}", "email": f"p{i}@example.com", "n": i})
+    await asyncio.gather(*[writer(w) for w in range(writers)])
     elapsed = time.perf_counter() - start
     await client.drop_database(collection.database.name)
     await client.close()
     return n / elapsed
 
 
-async def pipeline(n: int) -> dict[str, list[float] | float]:
+Latencies = dict[str, list[float]]
+
+
+async def register_accounts(system: System, count: int, unique: str) -> list[str]:
+    accounts = [f"acct-bench{a}-{unique}" for a in range(count)]
+    for account in accounts:
+        await system.gateway.send(
+            MEMBERSHIP_COMMANDS,
+            "RegisterProAccount",
+            account,
+            {
+                "account_name": "Bench",
+                "owner_user_id": "owner",
+                "owner_email": f"o-{account}@example.com",
+            },
+            "owner",
+        )
+    await asyncio.sleep(5)  # the projections learn the owners
+    return accounts
+
+
+async def invite(system: System, account: str, email: str) -> str:
+    return await system.gateway.send(
+        INVITATIONS_COMMANDS,
+        "InviteTeamMember",
+        account,
+        {"email": email, "roles": ["practitioner"]},
+        "owner",
+    )
+
+
+async def burst(system: System, n: int, unique: str) -> tuple[Latencies, float]:
+    """All N commands at once; latencies from each command's publish; throughput."""
+    accounts = await register_accounts(system, -(-n // PER_ACCOUNT), unique)
+    sent: dict[str, float] = {}
+    email_of: dict[str, str] = {}
+    email_of_account: dict[str, str] = {}
+    start = time.perf_counter()
+    for i in range(n):
+        account = accounts[i % len(accounts)]  # accounts interleave, as in real traffic
+        email = f"p{i}-{unique}@example.com"
+        command = await invite(system, account, email)
+        sent[command] = time.perf_counter()
+        email_of[command] = email
+        email_of_account[email] = account
+    print(f"published {n} commands in {time.perf_counter() - start:.1f}s", flush=True)
+
+    pending_seen: dict[str, float] = {}
+    outstanding = dict(Counter(email_of_account.values()))
+    deadline = time.perf_counter() + 120 + n * 0.5
+    # Poll only accounts still missing rows, at most every 0.5 s: the Users page is a
+    # consumer of the same database, and polling it harder would slow what we measure.
+    while any(outstanding.values()) and time.perf_counter() < deadline:
+        for account in [a for a, missing in outstanding.items() if missing]:
+            response = await system.get("membership", f"/accounts/{account}/users?status=pending")
+            now = time.perf_counter()
+            for row in response.json()["users"]:
+                if row["email"] not in pending_seen:
+                    pending_seen[row["email"]] = now
+                    outstanding[account] -= 1
+        await asyncio.sleep(0.5)
+    created, emailed = await outcomes(system, sent, 60 + n * 0.5)
+    rows = [pending_seen[email] - sent[c] for c, email in email_of.items() if email in pending_seen]
+    latencies = {
+        "created": [at - sent[c] for c, at in created.items()],
+        "row": rows,
+        "email": [at - sent[c] for c, at in emailed.items()],
+    }
+    return latencies, n / (max(emailed.values()) - min(sent.values()))
+
+
+async def open_loop(system: System, rate: float, duration: float, unique: str) -> Latencies:
+    """Invitation i is due at start + i/rate; latencies from the due time."""
+    n = int(rate * duration)
+    accounts = await register_accounts(system, -(-n // PER_ACCOUNT), unique)
+    due: dict[str, float] = {}
+    start = time.perf_counter() + 0.5
+    late = 0.0
+
+    async def send(i: int, at: float) -> None:
+        command = await invite(system, accounts[i % len(accounts)], f"p{i}-{unique}@example.com")
+        due[command] = at
+
+    sending = []
+    for i in range(n):
+        at = start + i / rate
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        late = max(late, time.perf_counter() - at)
+        sending.append(asyncio.create_task(send(i, at)))
+    await asyncio.gather(*sending)
+    print(f"offered {n} invitations at {rate:g}/s (sender at most {late * 1000:.0f} ms late)")
+    created, emailed = await outcomes(system, due, 120)
+    lost = len(due) - len(emailed)
+    email = sorted((due[c] - start, at - due[c]) for c, at in emailed.items())
+    print(f"emails: {len(emailed)} of {n} ({lost} not sent within the drain time)")
+    first = [latency for t, latency in email if t < 10]
+    last = [latency for t, latency in email if t >= duration - 10]
+    if first and last:  # a queue that grows shows as a later p50 well above the first one
+        early, late_p50 = pct(first, 0.5), pct(last, 0.5)
+        print(f"p50 email latency: first 10 s {early:.3f} s, last 10 s {late_p50:.3f} s")
+    return {
+        "created": [at - due[c] for c, at in created.items()],
+        "email": [latency for _, latency in email],
+    }
+
+
+async def outcomes(
+    system: System, sent: dict[str, float], drain_seconds: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """When each command's InvitationCreated and EmailSent reached the broker (perf_counter
+    clock), for those that arrived within `timeout`."""
+    n = len(sent)
+    created_tap = system.taps["invitations.events"]
+    email_tap = system.taps["notifications.events"]
+    with contextlib.suppress(TimeoutError, AssertionError):
+        await created_tap.wait_for(
+            lambda e: e["type"] == "InvitationCreated" and e["causationid"] in sent,
+            timeout=drain_seconds,
+            count=n,
+        )
+    # an invitation email is caused by the command's InvitationLinkIssued (private topic)
+    link_of = {derived_id(command, "InvitationLinkIssued"): command for command in sent}
+    with contextlib.suppress(TimeoutError, AssertionError):
+        await email_tap.wait_for(
+            lambda e: e["type"] == "EmailSent" and e["causationid"] in link_of,
+            timeout=drain_seconds,
+            count=n,
+        )
+    # record timestamps are broker wall-clock; align them with perf_counter
+    offset = time.time() - time.perf_counter()
+    created: dict[str, float] = {}
+    emailed: dict[str, float] = {}
+    for tap in (created_tap, email_tap):
+        for record in tap.records:
+            event = json.loads(record.value)
+            at = record.timestamp / 1000 - offset
+            cause = event.get("causationid")
+            if event["type"] == "InvitationCreated" and cause in sent:
+                created.setdefault(cause, at)
+            elif event["type"] == "EmailSent" and cause in link_of:
+                emailed.setdefault(link_of[cause], at)
+    return created, emailed
+
+
+def peak_rss_mb(system: System) -> dict[str, float]:
+    """VmHWM of each service process (the first instance), in MB."""
+    peaks = {}
+    for name, copies in system.processes.items():
+        process = copies[0].process
+        assert process is not None
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        kilobytes = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
+        )
+        peaks[name] = kilobytes / 1024
+    return peaks
+
+
+async def run_pipeline(
+    n: int, rate: float | None, duration: float
+) -> tuple[Latencies, float | None, dict[str, float]]:
     servers = from_environment()
     assert servers is not None, "point at the stack first: eval $(.venv/bin/python -m stack env)"
     unique = uuid.uuid4().hex[:8]
     system = await start_system(servers, unique, Path(tempfile.mkdtemp()))
     try:
-        accounts = [f"acct-bench{a}-{unique}" for a in range(-(-n // PER_ACCOUNT))]
-        for account in accounts:
-            await system.gateway.send(
-                MEMBERSHIP_COMMANDS,
-                "RegisterProAccount",
-                account,
-                {
-                    "account_name": "Bench",
-                    "owner_user_id": "owner",
-                    "owner_email": f"o-{account}@example.com",
-                },
-                "owner",
-            )
-        await asyncio.sleep(5)  # the projections learn the owners
-        sent: dict[str, float] = {}
-        email_of: dict[str, str] = {}
-        email_of_account: dict[str, str] = {}
-        start = time.perf_counter()
-        for i in range(n):
-            account = accounts[i // PER_ACCOUNT]
-            email = f"p{i}-{unique}@example.com"
-            command = await system.gateway.send(
-                INVITATIONS_COMMANDS,
-                "InviteTeamMember",
-                account,
-                {"email": email, "roles": ["practitioner"]},
-                "owner",
-            )
-            sent[command] = time.perf_counter()
-            email_of[command] = email
-            email_of_account[email] = account
-        publish_seconds = time.perf_counter() - start
-        print(f"published {n} commands in {publish_seconds:.1f}s", flush=True)
-
-        pending_seen: dict[str, float] = {}
-        outstanding = dict(Counter(email_of_account.values()))
-        deadline = time.perf_counter() + 120 + n * 0.5
-        # Poll only accounts still missing rows, at most every 0.5 s: the Users page is a
-        # consumer of the same database, and polling it harder would slow what we measure.
-        while any(outstanding.values()) and time.perf_counter() < deadline:
-            for account in [a for a, missing in outstanding.items() if missing]:
-                response = await system.get(
-                    "membership", f"/accounts/{account}/users?status=pending"
-                )
-                now = time.perf_counter()
-                for row in response.json()["users"]:
-                    if row["email"] not in pending_seen:
-                        pending_seen[row["email"]] = now
-                        outstanding[account] -= 1
-            await asyncio.sleep(0.5)
-        created_tap = system.taps["invitations.events"]
-        await created_tap.wait_for(
-            lambda e: e["type"] == "InvitationCreated", count=n, timeout=60 + n * 0.5
-        )
-        email_tap = system.taps["notifications.events"]
-        await email_tap.wait_for(lambda e: e["type"] == "EmailSent", count=n, timeout=60 + n * 0.5)
-        arrival: dict[tuple[str, str], float] = {}
-        for tap in (created_tap, email_tap):
-            for record in tap.records:
-                event = json.loads(record.value)
-                arrival.setdefault((event["type"], event["causationid"]), record.timestamp / 1000)
-        # record timestamps are broker wall-clock; align them with perf_counter
-        offset = time.time() - time.perf_counter()
-        created_latency, email_latency, row_latency = [], [], []
-        cause_of_email = {}
-        for (event_type, cause), at in arrival.items():
-            if event_type == "InvitationCreated" and cause in sent:
-                created_latency.append(at - offset - sent[cause])
-        # an invitation email is caused by the command's InvitationLinkIssued (private topic)
-        link_of = {derived_id(command, "InvitationLinkIssued"): command for command in sent}
-        for (event_type, cause), at in arrival.items():
-            if event_type == "EmailSent" and cause in link_of:
-                command = link_of[cause]
-                email_latency.append(at - offset - sent[command])
-                cause_of_email[command] = at - offset
-        for command, email in email_of.items():
-            if email in pending_seen:
-                row_latency.append(pending_seen[email] - sent[command])
-        last_email = max(cause_of_email.values())
-        return {
-            "created": created_latency,
-            "row": row_latency,
-            "email": email_latency,
-            "rate": n / (last_email - min(sent.values())),
-        }
+        if rate is None:
+            latencies, throughput = await burst(system, n, unique)
+        else:
+            latencies, throughput = await open_loop(system, rate, duration, unique), None
+        return latencies, throughput, peak_rss_mb(system)
     finally:
         await stop_system(system)
 
 
-async def main(n: int) -> None:
-    settings = ServiceSettings()
-    print(f"pipeline: {n} invitations through the four services ...", flush=True)
-    result = await pipeline(n)
-    print("baselines ...", flush=True)
-    kafka_rate = await kafka_baseline(settings.kafka_access(), n)
-    mongo_rate = await mongo_baseline(settings.mongodb_uri.get_secret_value(), n)
-    print(f"\n{'from the command to':28} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8}  count")
+def print_latencies(latencies: Latencies, since: str) -> None:
+    header = f"{'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'max s':>8}  count"
+    print(f"\n{'from the ' + since + ' to':32} {header}")
     for label, key in (
         ("(a) InvitationCreated", "created"),
         ("(b) pending row on Users page", "row"),
         ("(c) email accepted by SMTP", "email"),
     ):
-        values = result[key]
-        assert isinstance(values, list)
-        p50, p95, p99 = (pct(values, q) for q in (0.5, 0.95, 0.99))
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p99:8.2f}  {len(values)}")
-    rate = result["rate"]
-    assert isinstance(rate, float)
-    slower = min(kafka_rate, mongo_rate)
-    print(f"\npipeline throughput (command -> email): {rate:8.1f} invitations/s")
-    print(f"raw aiokafka produce+consume baseline:  {kafka_rate:8.1f} messages/s")
-    print(f"raw AsyncMongoClient insert baseline:   {mongo_rate:8.1f} writes/s")
-    print(f"pipeline / slower baseline = {rate / slower:.3f}")
+        values = latencies.get(key)
+        if values:
+            p50, p95, p99 = (pct(values, q) for q in (0.5, 0.95, 0.99))
+            print(f"{label:32} {p50:8.3f} {p95:8.3f} {p99:8.3f} {max(values):8.3f}  {len(values)}")
+
+
+async def main(n: int, rate: float | None, duration: float) -> None:
+    settings = ServiceSettings()
+    mode = f"{rate:g}/s offered for {duration:g} s" if rate else f"a burst of {n}"
+    print(f"pipeline: {mode} invitations through the four services ...", flush=True)
+    latencies, throughput, rss = await run_pipeline(n, rate, duration)
+    print_latencies(latencies, "command" if rate is None else "scheduled send")
+    print("\npeak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(rss.items())))
+    if throughput is None:
+        return
+    print("baselines ...", flush=True)
+    access, uri = settings.kafka_access(), settings.mongodb_uri.get_secret_value()
+    kafka_serial = await kafka_baseline(access, n, full_speed=False)
+    kafka_full = await kafka_baseline(access, n, full_speed=True)
+    mongo_serial = await mongo_baseline(uri, n, full_speed=False)
+    mongo_full = await mongo_baseline(uri, n, full_speed=True)
+    print(f"\npipeline throughput (command -> email):   {throughput:8.1f} invitations/s")
+    print(f"raw aiokafka produce+consume, serial:     {kafka_serial:8.1f} messages/s")
+    print(f"raw aiokafka produce+consume, full speed: {kafka_full:8.1f} messages/s")
+    print(f"raw AsyncMongoClient inserts, serial:     {mongo_serial:8.1f} writes/s")
+    print(f"raw AsyncMongoClient inserts, 32 at once: {mongo_full:8.1f} writes/s")
+    serial, full = min(kafka_serial, mongo_serial), min(kafka_full, mongo_full)
+    print(f"pipeline / slower serial baseline     = {throughput / serial:.3f}")
+    print(f"pipeline / slower full-speed baseline = {throughput / full:.3f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("-n", type=int, default=2000)
-    n = parser.parse_args().n
+    parser.add_argument("-n", type=int, default=2000, help="burst size (default 2000)")
+    parser.add_argument("--rate", type=float, help="open loop: invitations offered per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="open loop: seconds")
+    args = parser.parse_args()
     # Ctrl-C, SIGTERM, SIGHUP: exit at once; the services it started die with it (they were
     # started with PR_SET_PDEATHSIG) and stop gracefully on the SIGTERM that brings them.
     exit_on_signals()
-    asyncio.run(main(n))
+    asyncio.run(main(args.n, args.rate, args.duration))

@@ -79,21 +79,21 @@ class Tap:
     consumer: AIOKafkaConsumer
     records: list[Any] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
+    # each record parsed once, as it arrives (waiting re-reads them every 50 ms)
+    _parsed: list[dict[str, Any]] = field(default_factory=list)
 
     async def _pump(self) -> None:
         async for record in self.consumer:
             self.records.append(record)
-
-    def envelopes(self, account: str | None = None) -> list[dict[str, Any]]:
-        found = []
-        for record in self.records:
             try:
                 envelope = json.loads(record.value)
             except (ValueError, TypeError):
                 continue
-            if account is None or envelope.get("accountid") == account:
-                found.append(envelope)
-        return found
+            if isinstance(envelope, dict):
+                self._parsed.append(envelope)
+
+    def envelopes(self, account: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self._parsed if account is None or e.get("accountid") == account]
 
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30, count: int = 1

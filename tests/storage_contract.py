@@ -4,6 +4,7 @@ handler tests are worth something only because both pass the same list."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -89,6 +90,32 @@ class StorageContract:
         with pytest.raises(UniqueViolation):
             await docs.replace({"_id": "b", "version": 2, "slot": "x"}, 1)
         assert await docs.replace({"_id": "a", "version": 2, "slot": "x"}, 1)  # its own value
+
+    async def test_concurrent_callers_each_get_their_own_answer(self, storage: Storage) -> None:
+        """Handlers of different accounts ask at the same moment (the Mongo storage sends such
+        calls together): each insert, look-up and upsert still answers for itself."""
+        docs = storage.collection("slots", [Index(("slot",), unique=True)])
+        await docs.ensure_indexes()
+        await docs.insert({"_id": "taken", "version": 1, "slot": "s-taken"})
+        fresh = [{"_id": f"d{n}", "version": 1, "slot": f"s{n}"} for n in range(20)]
+        clash_id = {"_id": "taken", "version": 1, "slot": "s-other"}
+        clash_slot = {"_id": "new", "version": 1, "slot": "s-taken"}
+        answers = await asyncio.gather(
+            *[docs.insert(doc) for doc in [*fresh, clash_id, clash_slot]], return_exceptions=True
+        )
+        assert answers[:20] == [True] * 20
+        assert answers[20] is False  # that id exists: "already done", not an error
+        assert isinstance(answers[21], UniqueViolation)  # another holds the slot
+        assert await docs.get("new") is None
+        looked_up = await asyncio.gather(*[docs.get(k) for k in ["d3", "missing", "d3", "d7"]])
+        assert [d and d["slot"] for d in looked_up] == ["s3", None, "s3", "s7"]
+        assert looked_up[0] is not looked_up[2]  # each caller may change its copy
+        await asyncio.gather(
+            *[docs.upsert_fields(f"u{n}", {"slot": f"u{n}", "n": n}) for n in range(5)],
+            docs.upsert_fields("d1", {"n": 1}),
+        )
+        assert [(await docs.get(f"u{n}") or {}).get("n") for n in range(5)] == list(range(5))
+        assert await docs.get("d1") == {"_id": "d1", "version": 1, "slot": "s1", "n": 1}
 
     async def test_queries(self, storage: Storage) -> None:
         docs = storage.collection("docs")

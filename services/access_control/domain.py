@@ -93,20 +93,17 @@ def decide_client(
 
 
 def decide_member_tags(
-    actor: TeamMember | None,
-    current: MemberAccess,
-    tags: list[str],
-    clients: list[ClientFacts],
-    because: Because,
-) -> tuple[MemberAccess, list[Emit]]:
+    actor: TeamMember | None, current: MemberAccess, tags: list[str]
+) -> MemberAccess:
     require(actor, Permission.MANAGE_TEAM)
-    return member_changed(current, replace(current, security_tags=tuple(tags)), clients, because)
+    return replace(current, security_tags=tuple(tags))
 
 
 def member_changed(
     old: MemberAccess, new: MemberAccess, clients: list[ClientFacts], because: Because
 ) -> tuple[MemberAccess, list[Emit]]:
-    """A member joined, changed roles or tags, or was disconnected: only their row moves."""
+    """A member joined, changed roles or tags, or was disconnected: only their row moves.
+    `clients`: at least every client whose answer can change (`visibility.tags_that_may_change`)."""
     change = visibility.diff_for_member(old.facts, new.facts, clients)
     by_id = {client.client_id: client for client in clients}
     facts = new.facts

@@ -17,7 +17,7 @@ from contracts.messages import (
     SetClientSecurityTags,
     SetMemberSecurityTags,
 )
-from services.access_control import domain
+from services.access_control import domain, visibility
 from services.access_control.domain import Client, MemberAccess
 from services.access_control.history import Because
 from services.access_control.store import AccessStore, key
@@ -87,15 +87,9 @@ class AccessHandlers:
     async def set_member_tags(self, msg: Message[SetMemberSecurityTags], uow: UnitOfWork) -> None:
         stored = await self._member(uow, msg.account_id, msg.data.member_id)
         actor = await self.authoriser.actor(msg.envelope)
-        clients = await self.store.all_clients(msg.account_id)
-        member, events = domain.decide_member_tags(
-            actor,
-            _current(stored, msg.account_id, msg.data.member_id),
-            msg.data.security_tags,
-            clients,
-            self._because(msg),
-        )
-        await uow.commit(stored, member, events)
+        old = _current(stored, msg.account_id, msg.data.member_id)
+        new = domain.decide_member_tags(actor, old, msg.data.security_tags)
+        await self._member_moved(msg, stored, old, new, uow)
 
     # ---- membership.events -------------------------------------------------------------------
 
@@ -119,7 +113,20 @@ class AccessHandlers:
         stored = await self._member(uow, msg.account_id, member_id)
         old = _current(stored, msg.account_id, member_id)
         new = replace(old, status=status or old.status, roles=tuple(r.value for r in roles))
-        clients = await self.store.all_clients(msg.account_id)
+        await self._member_moved(msg, stored, old, new, uow)
+
+    async def _member_moved(
+        self,
+        msg: Message[Any],
+        stored: Stored[MemberAccess],
+        old: MemberAccess,
+        new: MemberAccess,
+        uow: UnitOfWork,
+    ) -> None:
+        """Reads only the clients whose answer the change can move (a re-tag: the clients of
+        the tags added or dropped), and commits the member with its visibility events."""
+        tags = visibility.tags_that_may_change(old.facts, new.facts)
+        clients = await self.store.clients_tagged(msg.account_id, tags)
         member, events = domain.member_changed(old, new, clients, self._because(msg))
         await uow.commit(stored, member, events)
 

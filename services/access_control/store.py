@@ -71,7 +71,10 @@ class AccessStore:
             runtime.collection("members", Index(("account_id",))), MemberCodec()
         )
         self.clients = Repository(
-            runtime.collection("clients", Index(("account_id", "client_id"))), ClientCodec()
+            runtime.collection(
+                "clients", Index(("account_id", "client_id")), Index(("account_id", "tags"))
+            ),
+            ClientCodec(),
         )
         self.history = History(runtime.collection(COLLECTION, *INDEXES, outbox=False))
 
@@ -87,7 +90,19 @@ class AccessStore:
         return None if member is None else member.as_team_member()
 
     async def all_members(self, account_id: str) -> list[MemberFacts]:
-        return [m.facts for m in await self.members.find({"account_id": account_id})]
+        """Every member's facts, read lean (a client's change compares against all of them)."""
+        docs = await self.members.collection.find(
+            {"account_id": account_id}, only=("member_id", "status", "roles", "tags")
+        )
+        return [
+            MemberFacts(
+                doc["member_id"],
+                doc.get("status") == "active",
+                frozenset(doc.get("roles", ())),
+                frozenset(doc.get("tags", ())),
+            )
+            for doc in docs
+        ]
 
     async def _client_facts(
         self, where: Document, sort: str | None = None, limit: int | None = None
@@ -101,6 +116,16 @@ class AccessStore:
 
     async def all_clients(self, account_id: str) -> list[ClientFacts]:
         return await self._client_facts({"account_id": account_id})
+
+    async def clients_tagged(
+        self, account_id: str, tags: frozenset[str] | None
+    ) -> list[ClientFacts]:
+        """The live clients carrying one of `tags` (folded), through the tags index; None: all."""
+        if tags is None:
+            return await self.all_clients(account_id)
+        if not tags:
+            return []
+        return await self._client_facts({"account_id": account_id, "tags": {"$in": sorted(tags)}})
 
     async def audience(
         self, account_id: str, client: ClientFacts, after: str | None, limit: int

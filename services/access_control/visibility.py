@@ -137,6 +137,19 @@ def diff_for_member(old: MemberFacts, new: MemberFacts, clients: Iterable[Client
     return change
 
 
+def tags_that_may_change(old: MemberFacts, new: MemberFacts) -> frozenset[str] | None:
+    """Only clients carrying one of these tags can see their answer for the member change
+    (None: any client can, when either side sees everything). A client outside both scopes
+    or inside both keeps its answer, so a member's re-tag reads only the clients of the tags
+    it adds or drops, not the whole account."""
+    before, after = scope(old), scope(new)
+    if before.everything and after.everything:
+        return frozenset()
+    if before.everything or after.everything:
+        return None
+    return before.tags ^ after.tags
+
+
 def messages(member_id: str, change: Change) -> list[ClientVisibilityChanged]:
     """At most 1,000 ids per list; more go in further messages. Nothing when nothing changed."""
     granted, revoked = sorted(change.granted), sorted(change.revoked)

@@ -13,10 +13,10 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
@@ -28,7 +28,7 @@ from services.runtime import tracing
 from services.runtime.collection import VersionConflict
 from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin, dead_letter
-from services.runtime.inbound import InvalidData, Parsed, Unparseable, parse
+from services.runtime.inbound import InvalidData, Outcome, Parsed, Unparseable, parse
 from services.runtime.kafka import COMMIT_AFTER_HANDLING
 from services.runtime.lanes import run_in_key_order
 from services.runtime.logs import correlation_id
@@ -41,6 +41,7 @@ from services.runtime.rules import Refusal
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Parsed], Awaitable[None]]
+Inbound = tuple[bytes | None, Origin]  # a record's value and where it came from
 
 
 @dataclass
@@ -72,7 +73,41 @@ class Pipeline:
     on_transient: Callable[[BaseException | None], None] = lambda exc: None
 
     async def handle(self, value: bytes | None, origin: Origin) -> None:
-        outcome = parse(value, self.models)
+        await self._handle_outcome(parse(value, self.models), value, origin, frozenset())
+
+    async def handle_batch(self, records: Sequence[Inbound], max_accounts: int) -> None:
+        """Handle a fetched batch: accounts concurrently, each account's records in order
+        (`lanes.py`). A command topic asks once for the whole batch which commands were
+        rejected before, instead of once per command."""
+        parsed = [(parse(value, self.models), value, origin) for value, origin in records]
+        not_rejected = await self._not_rejected([outcome for outcome, _, _ in parsed])
+
+        async def handle_one(item: tuple[Outcome, bytes | None, Origin]) -> None:
+            await self._handle_outcome(*item, not_rejected)
+
+        await run_in_key_order(parsed, _lane_of, handle_one, max_accounts)
+
+    async def _not_rejected(self, outcomes: list[Outcome]) -> frozenset[str]:
+        """Ids of this batch's commands that had no rejection when the batch began (a command
+        id twice in one batch is left out: the second must see what the first decided)."""
+        rejections = self.rejections
+        if rejections is None:
+            return frozenset()
+        counts = Counter(o.envelope.id for o in outcomes if isinstance(o, Parsed))
+        once = [command_id for command_id, count in counts.items() if count == 1]
+        if not once:
+            return frozenset()
+        rejected = await self._retrying(lambda: rejections.rejected_among(once))
+        assert isinstance(rejected, set)
+        return frozenset(once) - rejected
+
+    async def _handle_outcome(
+        self,
+        outcome: Outcome,
+        value: bytes | None,
+        origin: Origin,
+        not_rejected: frozenset[str],
+    ) -> None:
         if isinstance(outcome, Unparseable):
             await self._dead_letter(origin, value, outcome.error)
             self.metrics.handled.labels(self.topic, "unknown", "dead_lettered").inc()
@@ -86,7 +121,7 @@ class Pipeline:
                 if isinstance(outcome, InvalidData):
                     result = await self._invalid(outcome, origin, value)
                 else:
-                    result = await self._handle(outcome, origin, value)
+                    result = await self._handle(outcome, origin, value, not_rejected)
         finally:
             correlation_id.reset(token)
         self.metrics.handled.labels(self.topic, message_type, result).inc()
@@ -104,10 +139,15 @@ class Pipeline:
         await self._dead_letter(origin, raw, outcome.error)
         return "dead_lettered"
 
-    async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> str:
+    async def _handle(
+        self, parsed: Parsed, origin: Origin, raw: bytes | None, not_rejected: frozenset[str]
+    ) -> str:
         rejections = self.rejections
-        if rejections is not None and await self._retrying(
-            lambda: rejections.was_rejected(parsed.envelope.id)
+        command_id = parsed.envelope.id
+        if (
+            rejections is not None
+            and command_id not in not_rejected
+            and await self._retrying(lambda: rejections.was_rejected(command_id))
         ):
             return "duplicate"
         refused: list[Refusal] = []
@@ -198,11 +238,8 @@ def subscribe(
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
         batch = records if isinstance(records, tuple) else (records,)
-        await run_in_key_order(batch, _record_key, handle_record, limits.max_accounts)
-
-    async def handle_record(record: ConsumerRecord[bytes, bytes]) -> None:
-        origin = Origin(pipeline.topic, record.partition, record.offset, record.key)
-        await pipeline.handle(record.value, origin)
+        inbound = [(r.value, Origin(pipeline.topic, r.partition, r.offset, r.key)) for r in batch]
+        await pipeline.handle_batch(inbound, limits.max_accounts)
 
     on_batch.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
     subscriber = broker.subscriber(
@@ -223,7 +260,7 @@ def subscribe(
     return subscriber
 
 
-def _record_key(record: ConsumerRecord[bytes, bytes]) -> bytes | int:
+def _lane_of(item: tuple[Outcome, bytes | None, Origin]) -> bytes | int:
     """Records are keyed by account id; records without a key share their partition's lane."""
-    key: bytes | None = record.key
-    return key if key is not None else record.partition
+    origin = item[2]
+    return origin.key if origin.key is not None else origin.partition

@@ -11,16 +11,19 @@ as single-batch (negative) limits, sorts of unlimited reads are done here, and c
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from services.runtime.coalesce import Coalescer
 from services.runtime.collection import Collection, Document, Filter, Index, UniqueViolation
 
+DUPLICATE_KEY = 11000
 # A single batch holds at most 16 MiB; pages this short of small documents stay far below.
 SINGLE_BATCH_MAX = 1000
 
@@ -35,6 +38,10 @@ class MongoCollection:
         self.raw = collection
         self.name = collection.name
         self.indexes = list(indexes)
+        # concurrent look-ups by id and inserts go to the server together (`coalesce.py`)
+        self._get: Coalescer[str, Document | None] = Coalescer(self._get_many)
+        self._insert: Coalescer[Document, bool] = Coalescer(self._insert_many)
+        self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
 
     async def ensure_indexes(self) -> None:
         for index in self.indexes:
@@ -42,7 +49,19 @@ class MongoCollection:
             await self.raw.create_index(keys, unique=index.unique)
 
     async def get(self, key: str) -> Document | None:
-        return await self.raw.find_one({"_id": key})
+        return await self._get(key)
+
+    async def _get_many(self, keys: list[str]) -> list[Document | None]:
+        if len(keys) == 1:
+            return [await self.raw.find_one({"_id": keys[0]})]
+        found = {doc["_id"]: doc for doc in await self.raw.find({"_id": {"$in": keys}}).to_list()}
+        answers: list[Document | None] = []
+        given: set[str] = set()
+        for key in keys:  # two callers asking for one document each get their own copy
+            doc = found.get(key)
+            answers.append(copy.deepcopy(doc) if key in given else doc)
+            given.add(key)
+        return answers
 
     async def find_one(self, where: Filter) -> Document | None:
         return await self.raw.find_one(dict(where))
@@ -75,15 +94,34 @@ class MongoCollection:
         return int(reply["n"])
 
     async def insert(self, doc: Document) -> bool:
+        return await self._insert(doc)
+
+    async def _insert_many(self, docs: list[Document]) -> list[bool | BaseException]:
         """Servers word a duplicate-key error differently, so on that (rare) path the `_id` is
-        looked up to tell "exists already" from "another unique index"."""
+        looked up to tell "exists already" (False) from "another unique index"."""
+        if len(docs) == 1:
+            try:
+                await self.raw.insert_one(dict(docs[0]))
+            except DuplicateKeyError as exc:
+                return [await self._clash(docs[0], str(exc))]
+            return [True]
         try:
-            await self.raw.insert_one(dict(doc))
-        except DuplicateKeyError as exc:
-            if await self.raw.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
-                return False
-            raise UniqueViolation(f"{self.name}: {exc}") from exc
-        return True
+            await self.raw.insert_many([dict(doc) for doc in docs], ordered=False)
+        except BulkWriteError as exc:
+            answers: list[bool | BaseException] = [True] * len(docs)
+            for error in exc.details.get("writeErrors", []):
+                index, message = error["index"], str(error.get("errmsg", ""))
+                if error.get("code") == DUPLICATE_KEY:
+                    answers[index] = await self._clash(docs[index], message)
+                else:
+                    answers[index] = WriteError(message, error.get("code"), error)
+            return answers
+        return [True] * len(docs)
+
+    async def _clash(self, doc: Document, message: str) -> bool | UniqueViolation:
+        if await self.raw.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
+            return False
+        return UniqueViolation(f"{self.name}: {message}")
 
     async def insert_all(self, docs: list[Document]) -> None:
         if not docs:
@@ -91,7 +129,8 @@ class MongoCollection:
         try:
             await self.raw.insert_many([dict(doc) for doc in docs], ordered=False)
         except BulkWriteError as exc:
-            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            errors = exc.details.get("writeErrors", [])
+            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
             if others:
                 raise
 
@@ -112,10 +151,22 @@ class MongoCollection:
         return result.matched_count == 1
 
     async def upsert_fields(self, key: str, fields: Document) -> None:
-        await self.raw.update_one({"_id": key}, {"$set": fields}, upsert=True)
+        await self._update(UpdateOne({"_id": key}, {"$set": fields}, upsert=True))
 
     async def push(self, key: str, field: str, value: Any) -> None:
-        await self.raw.update_one({"_id": key}, {"$push": {field: value}})
+        await self._update(UpdateOne({"_id": key}, {"$push": {field: value}}))
+
+    async def _update_many(self, updates: list[UpdateOne]) -> list[BaseException | None]:
+        """Updates whose callers need no count back (upserts, pushes), in one bulk write."""
+        answers: list[BaseException | None] = [None] * len(updates)
+        try:
+            await self.raw.bulk_write(updates, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                answers[error["index"]] = WriteError(
+                    str(error.get("errmsg", "")), error.get("code"), error
+                )
+        return answers
 
     async def delete(self, key: str, expected_version: int) -> bool:
         result = await self.raw.delete_one({"_id": key, "version": expected_version})

@@ -19,6 +19,7 @@ from contracts.topics import (
 )
 from services.invitations.app import InvitationsService, wire
 from services.invitations.settings import InvitationsSettings
+from services.runtime.dlq import Origin
 from services.runtime.service import Runtime
 from tests.handlers.kit import InMemory, in_memory
 
@@ -334,3 +335,51 @@ async def test_unknown_commands_and_garbage(invitations: Invitations) -> None:
     assert len(invitations.dead_letters(INVITATIONS_COMMANDS)) == 2
     again = await invitations.send("FireEveryone", {}, message_id=unknown)
     assert again == unknown and len(invitations.caused_by(unknown)) == 1  # rejected once
+
+
+UNKNOWN_INVITATION = new_id()
+
+
+def _command(type_: str, data: dict[str, Any], command_id: str | None = None) -> bytes:
+    envelope = {
+        "specversion": "1.0",
+        "id": command_id or new_id(),
+        "source": "/gateway",
+        "type": type_,
+        "accountid": "acct-1",
+        "actorid": "owner-1",
+        "data": data,
+    }
+    return json.dumps(envelope).encode()
+
+
+async def test_a_batch_asks_once_for_earlier_rejections_and_decides_each_command_once(
+    invitations: Invitations,
+) -> None:
+    refused = await invitations.send("RevokeInvitation", {"invitation_id": UNKNOWN_INVITATION})
+    assert invitations.reason(refused) == "not_found"
+    fresh = new_id()
+    redelivered = _command("RevokeInvitation", {"invitation_id": UNKNOWN_INVITATION}, refused)
+    invite_ann = _command(
+        "InviteTeamMember", {"email": "ann@example.com", "roles": ["practitioner"]}, fresh
+    )
+    pipeline = invitations.runtime.pipelines[INVITATIONS_COMMANDS]
+    rejections = pipeline.rejections
+    assert rejections is not None
+    asked: list[list[str]] = []
+    ask = rejections.rejected_among
+
+    async def counting(ids: list[str]) -> set[str]:
+        asked.append(sorted(ids))
+        return await ask(ids)
+
+    rejections.rejected_among = counting  # type: ignore[method-assign]
+    batch = [redelivered, invite_ann, invite_ann]  # the invite twice: a producer's retry
+    await pipeline.handle_batch(
+        [(value, Origin(INVITATIONS_COMMANDS, 0, n, b"acct-1")) for n, value in enumerate(batch)],
+        max_accounts=8,
+    )
+
+    assert asked == [[refused]]  # one question for the batch; the doubled id is asked alone
+    assert invitations.types(refused) == ["CommandRejected"]  # the same outcome, not a new one
+    assert invitations.types(fresh) == ["InvitationCreated"]  # created once

@@ -18,6 +18,7 @@ from services.access_control.visibility import (
     full_recompute,
     messages,
     sees,
+    tags_that_may_change,
 )
 
 DIABETES = ClientFacts("c-1", fold(["Diabetes"]))
@@ -103,9 +104,11 @@ class Model:
     def member_change(self, member_id: str, fields: dict) -> None:
         old = self.facts(member_id)
         self.members.setdefault(member_id, {}).update(fields)
-        for message in messages(
-            member_id, diff_for_member(old, self.facts(member_id), self.clients.values())
-        ):
+        new = self.facts(member_id)
+        # as the service does: only the clients whose answer the change may move are read
+        tags = tags_that_may_change(old, new)
+        candidates = [c for c in self.clients.values() if tags is None or c.tags & tags]
+        for message in messages(member_id, diff_for_member(old, new, candidates)):
             apply(self.downstream, message)
 
     def client_change(self, client_id: str, new: ClientFacts | None, must_exist: bool) -> None:
@@ -190,3 +193,38 @@ def test_incremental_equals_recompute_equals_rule_in_any_interleaving(
         assert replayed == recomputed  # the events, replayed from empty, give the same sets
         results.append(recomputed)
     assert results[0] == results[1]  # arrival order across the two topics does not matter
+
+
+MEMBER_FACTS = st.builds(
+    MemberFacts,
+    st.just("m"),
+    st.booleans(),
+    ROLES.map(frozenset),
+    TAGS.map(fold),
+)
+CLIENT_FACTS = st.lists(
+    st.builds(ClientFacts, st.sampled_from(["c1", "c2", "c3", "c4", "c5"]), TAGS.map(fold)),
+    max_size=6,
+    unique_by=lambda c: c.client_id,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MEMBER_FACTS, MEMBER_FACTS, CLIENT_FACTS)
+def test_a_member_change_read_through_its_tags_gives_the_full_diff(
+    old: MemberFacts, new: MemberFacts, clients: list[ClientFacts]
+) -> None:
+    tags = tags_that_may_change(old, new)
+    candidates = [c for c in clients if tags is None or c.tags & tags]
+    assert diff_for_member(old, new, candidates) == diff_for_member(old, new, clients)
+
+
+def test_a_retag_reads_only_the_clients_of_the_tags_added_or_dropped() -> None:
+    practitioner = frozenset({"practitioner"})
+    before = MemberFacts("m", True, practitioner, fold(["kids", "sport"]))
+    after = MemberFacts("m", True, practitioner, fold(["sport", "diabetes"]))
+    assert tags_that_may_change(before, after) == fold(["kids", "diabetes"])
+    untagged = replace(after, tags=frozenset())
+    assert tags_that_may_change(before, untagged) is None  # now sees everything
+    admin = replace(before, roles=frozenset({"administrator"}))
+    assert tags_that_may_change(admin, replace(admin, tags=fold(["x"]))) == frozenset()
