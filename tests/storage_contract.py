@@ -117,6 +117,15 @@ class StorageContract:
         assert [(await docs.get(f"u{n}") or {}).get("n") for n in range(5)] == list(range(5))
         assert await docs.get("d1") == {"_id": "d1", "version": 1, "slot": "s1", "n": 1}
 
+    async def test_a_long_page_comes_back_whole_and_in_order(self, storage: Storage) -> None:
+        """More documents than a server's default first batch (101), sorted and limited."""
+        docs = storage.collection("docs")
+        await docs.insert_all([{"_id": f"d{n:03d}", "version": 1, "n": n} for n in range(300)])
+        page = await docs.find({"n": {"$gte": 20}}, sort="_id", limit=250)
+        assert [d["n"] for d in page] == list(range(20, 270))
+        assert len(await docs.find({}, limit=1000)) == 300
+        assert [d["n"] for d in await docs.find({}, sort="_id")] == list(range(300))
+
     async def test_queries(self, storage: Storage) -> None:
         docs = storage.collection("docs")
         for n in range(6):

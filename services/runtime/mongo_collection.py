@@ -5,7 +5,8 @@ statelessly: a `find` with a sort or a positive limit and an aggregation (`count
 each take a connection out of its pool and close it when the cursor ends, so the next query
 forks a new PostgreSQL backend (measured: 10 of 10 such queries opened a new backend; 939 new
 backends in a 300-invitation benchmark, a third of the database's CPU). Hence: limits are sent
-as single-batch (negative) limits, sorts of unlimited reads are done here, and counts use the
+as single-batch (negative) limits with a batch size of the limit (without it FerretDB returns 101
+documents and ends the cursor), sorts of unlimited reads are done here, and counts use the
 `count` command; none of these keeps a connection.
 """
 
@@ -80,7 +81,8 @@ class MongoCollection:
         if limit is not None and limit <= SINGLE_BATCH_MAX:
             if sort is not None:
                 cursor = cursor.sort(sort, ASCENDING)
-            return await cursor.limit(-limit).to_list(None)
+            # FerretDB cuts a single batch at the default 101 documents unless told its size
+            return await cursor.limit(-limit).batch_size(limit).to_list(None)
         if limit is not None:
             cursor = cursor.sort(sort or "_id", ASCENDING).limit(limit)
             return await cursor.to_list(None)
