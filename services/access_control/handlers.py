@@ -78,9 +78,12 @@ class AccessHandlers:
         stored = await uow.load(self.store.clients, key(msg.account_id, client_id))
         actor = await self.authoriser.actor(msg.envelope)
         current = stored.state or Client(msg.account_id, client_id, removed=True)
-        members = await self.store.all_members(msg.account_id)
+        new = change(current)
+        members = await self.store.members_for_client_change(
+            msg.account_id, None if stored.state is None else stored.state.facts, new.facts
+        )
         client, events = domain.decide_client(
-            actor, stored.state, change(current), must_exist, members, self._because(msg)
+            actor, stored.state, new, must_exist, members, self._because(msg)
         )
         await uow.commit(stored, client, events)
 

@@ -12,6 +12,7 @@ from services.access_control.visibility import (
     MemberFacts,
     Scope,
     fold,
+    member_tags_that_may_change,
 )
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
@@ -90,9 +91,14 @@ class AccessStore:
         return None if member is None else member.as_team_member()
 
     async def all_members(self, account_id: str) -> list[MemberFacts]:
-        """Every member's facts, read lean (a client's change compares against all of them)."""
+        return await self._member_facts({"account_id": account_id})
+
+    async def _member_facts(
+        self, where: Document, sort: str | None = None, limit: int | None = None
+    ) -> list[MemberFacts]:
+        """Members' facts, read from the stored folded tags alone."""
         docs = await self.members.collection.find(
-            {"account_id": account_id}, only=("member_id", "status", "roles", "tags")
+            where, sort=sort, limit=limit, only=("member_id", "status", "roles", "tags")
         )
         return [
             MemberFacts(
@@ -103,6 +109,21 @@ class AccessStore:
             )
             for doc in docs
         ]
+
+    async def members_for_client_change(
+        self, account_id: str, old: ClientFacts | None, new: ClientFacts | None
+    ) -> list[MemberFacts]:
+        """At least every member whose answer the client's change can move
+        (`visibility.member_tags_that_may_change`), read lean."""
+        tags = member_tags_that_may_change(old, new)
+        if tags is None:
+            appears_or_goes = new or old
+            assert appears_or_goes is not None
+            return await self.audience(account_id, appears_or_goes, None, None)
+        if not tags:
+            return []
+        where = {"account_id": account_id, "status": "active", "tags": {"$in": sorted(tags)}}
+        return await self._member_facts(where)
 
     async def _client_facts(
         self, where: Document, sort: str | None = None, limit: int | None = None
@@ -128,7 +149,7 @@ class AccessStore:
         return await self._client_facts({"account_id": account_id, "tags": {"$in": sorted(tags)}})
 
     async def audience(
-        self, account_id: str, client: ClientFacts, after: str | None, limit: int
+        self, account_id: str, client: ClientFacts, after: str | None, limit: int | None
     ) -> list[MemberFacts]:
         """The members who see `client`, in member id order after `after`: the same rule as
         `visibility.why`, as one indexed query (active, and a see-all role, or no tags, or a
@@ -144,8 +165,7 @@ class AccessStore:
         }
         if after:
             where["member_id"] = {"$gt": after}
-        members = await self.members.find(where, sort="member_id", limit=limit)
-        return [m.facts for m in members]
+        return await self._member_facts(where, sort="member_id", limit=limit)
 
     async def clients_among(self, account_id: str, client_ids: list[str]) -> list[ClientFacts]:
         return await self._client_facts(

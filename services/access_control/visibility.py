@@ -150,6 +150,20 @@ def tags_that_may_change(old: MemberFacts, new: MemberFacts) -> frozenset[str] |
     return before.tags ^ after.tags
 
 
+def member_tags_that_may_change(
+    old: ClientFacts | None, new: ClientFacts | None
+) -> frozenset[str] | None:
+    """A client's re-tag moves only the answers of restricted members holding one of the tags it
+    adds or drops: members who see everything see it before and after, and a member sharing
+    none of those tags shares the same tags with it before and after. None: the client appears
+    or disappears, and everyone who sees it (its audience) may change."""
+    if old is None and new is None:
+        return frozenset()
+    if old is None or new is None:
+        return None
+    return old.tags ^ new.tags
+
+
 def messages(member_id: str, change: Change) -> list[ClientVisibilityChanged]:
     """At most 1,000 ids per list; more go in further messages. Nothing when nothing changed."""
     granted, revoked = sorted(change.granted), sorted(change.revoked)

@@ -85,9 +85,6 @@ class Outbox:
                 return doc  # this process published that version (or a later one) already
             if self.before_publish is not None:
                 await self.before_publish(doc)
-            for topic, sink in self.local.items():
-                if local := [entry for entry in entries if entry["topic"] == topic]:
-                    await sink(local)
             records = [
                 Record(
                     entry["topic"],
@@ -98,7 +95,13 @@ class Outbox:
                 for entry in entries
                 if entry["topic"] not in self.local
             ]
-            await self.publisher.publish(records)
+            writes = [
+                sink(local)
+                for topic, sink in self.local.items()
+                if (local := [entry for entry in entries if entry["topic"] == topic])
+            ]
+            # the local records and the Kafka publish don't depend on each other: at once
+            await asyncio.gather(*writes, self.publisher.publish(records))
             for entry in entries:
                 if entry["topic"] in self.local:
                     continue
