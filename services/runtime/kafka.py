@@ -35,7 +35,7 @@ def make_broker(
         allow_auto_create_topics=False,
         ack_policy=COMMIT_AFTER_HANDLING,
         graceful_timeout=15.0,
-        linger_ms=2,
+        linger_ms=0,
         max_request_size=2 * 1024 * 1024,
         logger=logging.getLogger("faststream.broker"),
         middlewares=middlewares,
