@@ -22,9 +22,13 @@ COMMIT_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 
 def make_broker(
-    access: KafkaAccess, client_id: str, registry: CollectorRegistry | None = None
+    access: KafkaAccess,
+    client_id: str,
+    registry: CollectorRegistry | None = None,
+    linger_ms: int = 2,
 ) -> KafkaBroker:
-    """`registry`: where FastStream's own Prometheus middleware counts (per service)."""
+    """`registry`: where FastStream's own Prometheus middleware counts (per service);
+    `linger_ms`: how long the producer waits to fill a batch (latency against throughput)."""
     middlewares = [] if registry is None else [KafkaPrometheusMiddleware(registry=registry)]
     return KafkaBroker(
         access.bootstrap_servers,
@@ -35,7 +39,7 @@ def make_broker(
         allow_auto_create_topics=False,
         ack_policy=COMMIT_AFTER_HANDLING,
         graceful_timeout=15.0,
-        linger_ms=0,
+        linger_ms=linger_ms,
         max_request_size=2 * 1024 * 1024,
         logger=logging.getLogger("faststream.broker"),
         middlewares=middlewares,

@@ -261,7 +261,9 @@ async def _forever(task: Task) -> None:
 
 def create_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     metrics = Metrics(name)
-    broker = make_broker(settings.kafka_access(), f"{name}-service", metrics.registry)
+    broker = make_broker(
+        settings.kafka_access(), f"{name}-service", metrics.registry, settings.kafka_linger_ms
+    )
     mongo = make_client(settings.mongodb_uri.get_secret_value())
     publisher = KafkaPublisher(broker)
     outbox = Outbox(publisher)

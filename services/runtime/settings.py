@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
+    # The producer's wait to fill a batch: 0 answers one command sooner (access_control: a
+    # client change 9.5 -> 7.1 ms), 2 leaves more CPU to a loaded pipeline.
+    kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
     # Per subscriber: records fetched and held at once, and accounts handled concurrently.
     consumer_max_in_flight: int = Field(default=500, ge=1, le=10_000)
     consumer_max_accounts: int = Field(default=64, ge=1, le=1_000)
