@@ -16,6 +16,7 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -41,6 +42,7 @@ from services.runtime.rules import Refusal
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Parsed], Awaitable[None]]
+T = TypeVar("T")
 Inbound = tuple[bytes | None, Origin]  # a record's value and where it came from
 
 
@@ -98,7 +100,6 @@ class Pipeline:
         if not once:
             return frozenset()
         rejected = await self._retrying(lambda: rejections.rejected_among(once))
-        assert isinstance(rejected, set)
         return frozenset(once) - rejected
 
     async def _handle_outcome(
@@ -184,7 +185,7 @@ class Pipeline:
         await self._retrying(lambda: dead_letter(self.publisher, self.service, origin, raw, error))
         self.metrics.dead_letters.labels(self.topic).inc()
 
-    async def _retrying(self, step: Callable[[], Awaitable[object]]) -> object:
+    async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
         """Transient failures: retry forever with capped backoff. Others: a bounded number."""
         policy = self.retry or RetryPolicy()
         attempt = 0

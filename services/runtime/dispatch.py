@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -13,6 +11,7 @@ from pydantic import BaseModel
 from contracts.envelope import MessageData, RawEnvelope
 from services.runtime.events import Cause
 from services.runtime.inbound import Parsed
+from services.runtime.keyed_locks import KeyedLocks
 from services.runtime.unit_of_work import AlreadyApplied, UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=MessageData)
@@ -40,8 +39,7 @@ class Dispatch:
     def __init__(self, unit_of_work: UnitOfWorkFactory, one_account_at_a_time: bool = False):
         self.unit_of_work = unit_of_work
         self._table: dict[type[BaseModel], Handler[Any]] = {}
-        self._locks: dict[str, asyncio.Lock] | None = {} if one_account_at_a_time else None
-        self._waiting: Counter[str] = Counter()
+        self._locks = KeyedLocks() if one_account_at_a_time else None
 
     def on(self, model: type[M], handler: Handler[M]) -> Dispatch:
         if model in self._table:
@@ -61,16 +59,8 @@ class Dispatch:
         if self._locks is None:
             await self._run(handler, message)
             return
-        account = message.account_id
-        lock = self._locks.setdefault(account, asyncio.Lock())
-        self._waiting[account] += 1
-        try:
-            async with lock:
-                await self._run(handler, message)
-        finally:
-            self._waiting[account] -= 1
-            if not self._waiting[account]:  # the last one out forgets the lock: memory stays flat
-                del self._waiting[account], self._locks[account]
+        async with self._locks.hold(message.account_id):
+            await self._run(handler, message)
 
     async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
         try:

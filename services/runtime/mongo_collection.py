@@ -83,9 +83,10 @@ class MongoCollection:
                 cursor = cursor.sort(sort, ASCENDING)
             # FerretDB cuts a single batch at the default 101 documents unless told its size
             return await cursor.limit(-limit).batch_size(limit).to_list(None)
-        if limit is not None:
-            cursor = cursor.sort(sort or "_id", ASCENDING).limit(limit)
-            return await cursor.to_list(None)
+        if limit is not None:  # too long for one batch: an ordinary cursor
+            if sort is not None:
+                cursor = cursor.sort(sort, ASCENDING)
+            return await cursor.limit(limit).to_list(None)
         docs = await cursor.to_list(None)
         if sort is not None:
             docs.sort(key=lambda doc: _sort_key(doc.get(sort)))

@@ -16,6 +16,7 @@ from typing import Any
 from contracts.common import utc_now
 from contracts.envelope import CloudEvent
 from services.runtime.collection import Collection, Document
+from services.runtime.keyed_locks import KeyedLocks
 from services.runtime.publisher import Publisher, Record
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Outbox:
         # Entries for a topic named here are written to this process's own database instead of
         # Kafka (a record the service keeps of its decisions, exactly once, with the decision).
         self.local: dict[str, LocalSink] = {}
-        self._locks: dict[tuple[str, object], asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         # (collection, _id) -> the newest version this process published or cleared
         self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
 
@@ -68,13 +69,8 @@ class Outbox:
         if not doc.get("outbox"):
             return doc
         key = (collection.name, doc["_id"])
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                return await self._flush_locked(collection, key, doc)
-        finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+        async with self._locks.hold(key):
+            return await self._flush_locked(collection, key, doc)
 
     async def _flush_locked(
         self, collection: Collection, key: tuple[str, object], doc: Document
