@@ -38,6 +38,7 @@ lint: install
 
 schemas: install
 	$(PY) -m contracts.schemas_tool write
+	$(PY) -m contracts.samples write
 
 # The pure rules and every handler over the in-memory unit of work: no server needed.
 test-fast: install

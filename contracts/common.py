@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -56,8 +64,17 @@ def normalize_email(value: str) -> str:
     return checked.normalized.lower()
 
 
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email)]
-"""An email in a command: checked and normalised at the door."""
+# What a schema validator can check of an address: one @, no whitespace, a dotted domain
+# without empty labels. The service's RFC 5322 check (email-validator) is the final word.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=EMAIL_PATTERN),
+    Field(json_schema_extra={"format": "email"}),
+    AfterValidator(normalize_email),
+]
+"""An email in a command: checked and normalised (lower case) at the door."""
 
 EventEmail = Annotated[str, StringConstraints(min_length=1, max_length=320)]
 """An email in an event: its producer normalised it; a consumer that mails it checks it again
@@ -72,8 +89,16 @@ def _unique_team_roles(roles: list[Role]) -> list[Role]:
     return roles
 
 
+TEAM_ROLES = [role.value for role in Role if role is not Role.OWNER]
+
 TeamRoles = Annotated[
-    list[Role], Field(min_length=1, max_length=4), AfterValidator(_unique_team_roles)
+    list[Role],
+    Field(
+        min_length=1,
+        max_length=4,
+        json_schema_extra={"uniqueItems": True, "items": {"enum": TEAM_ROLES, "type": "string"}},
+    ),
+    AfterValidator(_unique_team_roles),
 ]
 """Roles an admin may give a team member: 1-4 distinct roles, never owner."""
 
@@ -92,7 +117,29 @@ def _normalize_tags(tags: list[str]) -> list[str]:
     return result
 
 
-SecurityTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+def _trimmed(pattern: str) -> Callable[[dict[str, Any]], None]:
+    """The schema of a string the parser trims before counting: `pattern` says what may be
+    left once the surrounding whitespace is gone (a length limit on the raw string would
+    refuse what the service accepts)."""
+
+    def rewrite(schema: dict[str, Any]) -> None:
+        schema.pop("minLength", None)
+        schema.pop("maxLength", None)
+        schema["pattern"] = pattern
+
+    return rewrite
+
+
+# 1-64 characters once trimmed
+TAG_PATTERN = r"^\s*\S([\s\S]{0,62}\S)?\s*$"
+# 0-120 characters once trimmed, no control character (CR, LF, ...) left inside
+NAME_PATTERN = r"^\s*([^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]{0,118}[^\x00-\x1f\x7f\s])?)?\s*$"
+
+SecurityTag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(json_schema_extra=_trimmed(TAG_PATTERN)),
+]
 SecurityTags = Annotated[
     list[SecurityTag], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)
 ]
@@ -110,6 +157,7 @@ def _no_control_chars(value: str) -> str:
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=MAX_NAME_CHARS),
+    Field(json_schema_extra=_trimmed(NAME_PATTERN)),
     AfterValidator(_no_control_chars),
 ]
 """A display name as a command carries it: it may end up in an email header, so no CR/LF."""
@@ -126,8 +174,16 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _text_or_datetime(value: object) -> object:
+    """On the wire a time is RFC 3339 text (a number would be read as Unix seconds)."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp string")
+
+
 Timestamp = Annotated[
     AwareDatetime,
+    BeforeValidator(_text_or_datetime),
     AfterValidator(_to_utc),
     PlainSerializer(format_time, return_type=str, when_used="json"),
 ]

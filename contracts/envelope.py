@@ -9,6 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.common import ID_PATTERN, Timestamp, utc_now
+from contracts.descriptions import describe, describe_envelope
 
 CONTENT_TYPE = "application/cloudevents+json"
 DataT = TypeVar("DataT", bound=BaseModel)
@@ -22,13 +23,13 @@ MessageId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 class MessageData(BaseModel):
     """Base of every `data` payload: unknown fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_extra=describe)
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
     """The envelope. Unknown envelope attributes are tolerated and kept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=describe_envelope)
 
     specversion: Literal["1.0"] = "1.0"
     id: MessageId

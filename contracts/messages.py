@@ -24,6 +24,8 @@ from contracts.envelope import MessageData
 
 
 class InviteTeamMember(MessageData):
+    """Invite a person to join the account's team. Outcome: InvitationCreated."""
+
     email: Email
     roles: TeamRoles
     message: CustomMessage | None = None
@@ -32,14 +34,21 @@ class InviteTeamMember(MessageData):
 
 
 class ResendInvitation(MessageData):
+    """Send a pending invitation's email again with a new link. Outcome: InvitationResent."""
+
     invitation_id: InvitationId
 
 
 class RevokeInvitation(MessageData):
+    """Withdraw a pending invitation. Outcome: InvitationRevoked."""
+
     invitation_id: InvitationId
 
 
 class AcceptInvitation(MessageData):
+    """The invitee pressed Accept Invitation (sent without `actorid`). Outcome:
+    InvitationAccepted; then membership publishes MemberJoined."""
+
     invitation_id: InvitationId
     token: str = Field(min_length=1, max_length=256)
     user_id: EntityId
@@ -65,10 +74,12 @@ class InvitationDetails(MessageData):
 
 
 class InvitationCreated(InvitationDetails):
-    pass
+    """A new pending invitation (the Users page shows it as Pending)."""
 
 
 class InvitationResent(InvitationCreated):
+    """The invitation's email was sent again with a new link and a new expiry."""
+
     resend_count: int = Field(ge=1)
 
 
@@ -84,17 +95,23 @@ class InvitationLinkIssued(InvitationDetails):
 
 
 class InvitationRevoked(MessageData):
+    """An admin withdrew the invitation; its links no longer work."""
+
     invitation_id: InvitationId
     email: EventEmail
     revoked_by: EntityId
 
 
 class InvitationExpired(MessageData):
+    """The invitation's expiry passed before it was accepted."""
+
     invitation_id: InvitationId
     email: EventEmail
 
 
 class InvitationAccepted(MessageData):
+    """The invitee accepted; membership makes them a member (MemberJoined)."""
+
     invitation_id: InvitationId
     email: EventEmail
     roles: list[Role]
@@ -108,6 +125,8 @@ class InvitationAccepted(MessageData):
 
 
 class RegisterProAccount(MessageData):
+    """Create a Pro account with its owner as first member. Outcome: ProAccountRegistered."""
+
     account_name: str = Field(min_length=1, max_length=200)
     owner_user_id: EntityId
     owner_email: Email
@@ -115,10 +134,14 @@ class RegisterProAccount(MessageData):
 
 
 class DisconnectMember(MessageData):
+    """Remove a member from the team (the trash icon). Outcome: MemberDisconnected."""
+
     member_id: EntityId
 
 
 class ChangeMemberRoles(MessageData):
+    """Give a member other roles. Outcome: MemberRolesChanged."""
+
     member_id: EntityId
     roles: TeamRoles
 
@@ -127,12 +150,16 @@ class ChangeMemberRoles(MessageData):
 
 
 class ProAccountRegistered(MessageData):
+    """The account exists (published again, same id, for a repeated registration)."""
+
     account_name: str
     owner_user_id: EntityId
     owner_email: EventEmail
 
 
 class MemberJoined(MessageData):
+    """A person became an active member (the owner on registration, an invitee on accepting)."""
+
     member_id: EntityId
     email: EventEmail
     name: str | None = None
@@ -142,6 +169,8 @@ class MemberJoined(MessageData):
 
 
 class MemberRolesChanged(MessageData):
+    """A member's roles changed."""
+
     member_id: EntityId
     roles: MemberRoles
     previous_roles: MemberRoles
@@ -149,6 +178,8 @@ class MemberRolesChanged(MessageData):
 
 
 class MemberDisconnected(MessageData):
+    """A member was removed from the team; they see no client any more."""
+
     member_id: EntityId
     email: EventEmail
     roles: MemberRoles
@@ -160,20 +191,30 @@ class MemberDisconnected(MessageData):
 
 
 class RegisterClient(MessageData):
+    """Make a client known to access control (again: revives a removed one). Outcome:
+    ClientRegistered."""
+
     client_id: EntityId
     security_tags: SecurityTags = Field(default_factory=list)
 
 
 class RemoveClient(MessageData):
+    """Nobody sees the client any more. Outcome: ClientRemoved."""
+
     client_id: EntityId
 
 
 class SetClientSecurityTags(MessageData):
+    """Replace a client's security tags. Outcome: ClientSecurityTagsSet."""
+
     client_id: EntityId
     security_tags: SecurityTags
 
 
 class SetMemberSecurityTags(MessageData):
+    """Replace a member's security tags (allowed before they join: applied on joining).
+    Outcome: MemberSecurityTagsSet."""
+
     member_id: EntityId
     security_tags: SecurityTags
 
@@ -183,7 +224,38 @@ class SetMemberSecurityTags(MessageData):
 MAX_VISIBILITY_IDS = 1000
 
 
+class ClientRegistered(MessageData):
+    """RegisterClient was applied (whatever visibility it changed follows as
+    ClientVisibilityChanged)."""
+
+    client_id: EntityId
+    security_tags: list[str]
+
+
+class ClientSecurityTagsSet(MessageData):
+    """SetClientSecurityTags was applied."""
+
+    client_id: EntityId
+    security_tags: list[str]
+
+
+class ClientRemoved(MessageData):
+    """RemoveClient was applied."""
+
+    client_id: EntityId
+
+
+class MemberSecurityTagsSet(MessageData):
+    """SetMemberSecurityTags was applied."""
+
+    member_id: EntityId
+    security_tags: list[str]
+
+
 class ClientVisibilityChanged(MessageData):
+    """Which clients one member gained or lost (a change of more than 1,000 ids is split into
+    several messages)."""
+
     member_id: EntityId
     granted: list[EntityId] = Field(default_factory=list, max_length=MAX_VISIBILITY_IDS)
     revoked: list[EntityId] = Field(default_factory=list, max_length=MAX_VISIBILITY_IDS)
@@ -193,6 +265,8 @@ class ClientVisibilityChanged(MessageData):
 
 
 class EmailSent(MessageData):
+    """An email was accepted by the SMTP server."""
+
     cause_id: str
     template: str
     to: str
@@ -200,6 +274,8 @@ class EmailSent(MessageData):
 
 
 class EmailFailed(MessageData):
+    """An email could not be sent (retrying, or given up when `permanent`)."""
+
     cause_id: str
     template: str
     to: str
@@ -212,6 +288,9 @@ class EmailFailed(MessageData):
 
 
 class CommandRejected(MessageData):
+    """A command was refused and changed nothing; on the events topic of the service that
+    owns the command."""
+
     command_id: str
     command_type: str
     reason: RejectionReason

@@ -28,7 +28,7 @@ def envelope_model(data_model: type[BaseModel]) -> type[BaseModel]:
     model: type[BaseModel] = create_model(
         name,
         __base__=CloudEvent[data_model],  # type: ignore[valid-type]
-        type=(Literal[name], name),  # type: ignore[arg-type]
+        type=(Literal[name], ...),  # type: ignore[arg-type]
     )
     return model
 
@@ -38,8 +38,22 @@ def generate() -> dict[str, Schema]:
     for name, data_model in sorted(all_message_types().items()):
         schema = envelope_model(data_model).model_json_schema()
         schema["title"] = name
-        schemas[name] = schema
+        schemas[name] = _data_named_apart(schema, name)
     return schemas
+
+
+def _data_named_apart(schema: Schema, name: str) -> Schema:
+    """The `data` definition as `<Type>Data`: sharing the message's title, code generators
+    (asyncapi generate models) wrote one class over the other."""
+    defs = schema.get("$defs", {})
+    if name not in defs:
+        return schema
+    text = json.dumps(schema).replace(f'"#/$defs/{name}"', f'"#/$defs/{name}Data"')
+    renamed: Schema = json.loads(text)
+    data = renamed["$defs"].pop(name)
+    data["title"] = f"{name}Data"
+    renamed["$defs"][f"{name}Data"] = data
+    return renamed
 
 
 def load_committed(directory: Path = SCHEMA_DIR) -> dict[str, Schema]:

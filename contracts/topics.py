@@ -52,7 +52,14 @@ CATALOGUE: Final[dict[str, tuple[type[BaseModel], ...]]] = {
         m.SetClientSecurityTags,
         m.SetMemberSecurityTags,
     ),
-    ACCESS_CONTROL_EVENTS: (m.ClientVisibilityChanged, m.CommandRejected),
+    ACCESS_CONTROL_EVENTS: (
+        m.ClientRegistered,
+        m.ClientSecurityTagsSet,
+        m.ClientRemoved,
+        m.MemberSecurityTagsSet,
+        m.ClientVisibilityChanged,
+        m.CommandRejected,
+    ),
     NOTIFICATIONS_EVENTS: (m.EmailSent, m.EmailFailed),
 }
 
@@ -83,6 +90,9 @@ def all_message_types() -> dict[str, type[BaseModel]]:
 
 
 COMMAND_TOPICS: Final = (INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, ACCESS_CONTROL_COMMANDS)
+COMMAND_TYPES: Final = frozenset(
+    model.__name__ for topic in COMMAND_TOPICS for model in CATALOGUE[topic]
+)
 PUBLIC_EVENT_TOPICS: Final = (
     INVITATIONS_EVENTS,
     MEMBERSHIP_EVENTS,

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from contracts.common import RejectionReason, Role
+from contracts.envelope import MessageData
+from contracts.messages import MemberSecurityTagsSet
 from services.access_control import visibility
 from services.access_control.history import Because, recorded
 from services.access_control.visibility import Change, ClientFacts, MemberFacts, fold
 from services.runtime.authorisation import Permission, TeamMember, require
-from services.runtime.rules import Emit, Refusal
+from services.runtime.rules import Emit, Event, Refusal
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ def decide_client(
     must_exist: bool,
     members: list[MemberFacts],
     because: Because,
-) -> tuple[Client, list[Emit]]:
-    """Register, re-tag or remove (`new.removed`) a client: only its column of answers moves."""
+    applied: MessageData,
+) -> tuple[Client, list[Event]]:
+    """Register, re-tag or remove (`new.removed`) a client: only its column of answers moves.
+    `applied` (the command's acknowledgement) comes first: the command's one outcome."""
     require(actor, Permission.MANAGE_CLIENTS)
     old = None if current is None else current.facts
     if must_exist and old is None:
@@ -89,14 +93,15 @@ def decide_client(
         return None if after is None else visibility.why(by_id[member_id], after)
 
     changes = visibility.diff_for_client(members, old, after)
-    return new, visibility_events(changes, reason, because)
+    return new, [applied, *visibility_events(changes, reason, because)]
 
 
 def decide_member_tags(
     actor: TeamMember | None, current: MemberAccess, tags: list[str]
-) -> MemberAccess:
+) -> tuple[MemberAccess, MemberSecurityTagsSet]:
     require(actor, Permission.MANAGE_TEAM)
-    return replace(current, security_tags=tuple(tags))
+    applied = MemberSecurityTagsSet(member_id=current.member_id, security_tags=tags)
+    return replace(current, security_tags=tuple(tags)), applied
 
 
 def member_changed(

@@ -8,7 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from contracts.common import Role
+from contracts.envelope import MessageData
 from contracts.messages import (
+    ClientRegistered,
+    ClientRemoved,
+    ClientSecurityTagsSet,
     MemberDisconnected,
     MemberJoined,
     MemberRolesChanged,
@@ -47,24 +51,36 @@ class AccessHandlers:
     # ---- access-control.commands -------------------------------------------------------------
 
     async def register_client(self, msg: Message[RegisterClient], uow: UnitOfWork) -> None:
-        tags = tuple(msg.data.security_tags)
+        client_id, tags = msg.data.client_id, msg.data.security_tags
         await self._client(
             msg,
             uow,
-            msg.data.client_id,
-            lambda c: replace(c, security_tags=tags, removed=False),
+            client_id,
+            lambda c: replace(c, security_tags=tuple(tags), removed=False),
             must_exist=False,
+            applied=ClientRegistered(client_id=client_id, security_tags=tags),
         )
 
     async def set_client_tags(self, msg: Message[SetClientSecurityTags], uow: UnitOfWork) -> None:
-        tags = tuple(msg.data.security_tags)
+        client_id, tags = msg.data.client_id, msg.data.security_tags
         await self._client(
-            msg, uow, msg.data.client_id, lambda c: replace(c, security_tags=tags), must_exist=True
+            msg,
+            uow,
+            client_id,
+            lambda c: replace(c, security_tags=tuple(tags)),
+            must_exist=True,
+            applied=ClientSecurityTagsSet(client_id=client_id, security_tags=tags),
         )
 
     async def remove_client(self, msg: Message[RemoveClient], uow: UnitOfWork) -> None:
+        client_id = msg.data.client_id
         await self._client(
-            msg, uow, msg.data.client_id, lambda c: replace(c, removed=True), must_exist=True
+            msg,
+            uow,
+            client_id,
+            lambda c: replace(c, removed=True),
+            must_exist=True,
+            applied=ClientRemoved(client_id=client_id),
         )
 
     async def _client(
@@ -74,6 +90,7 @@ class AccessHandlers:
         client_id: str,
         change: Callable[[Client], Client],
         must_exist: bool,
+        applied: MessageData,
     ) -> None:
         stored = await uow.load(self.store.clients, key(msg.account_id, client_id))
         actor = await self.authoriser.actor(msg.envelope)
@@ -83,7 +100,7 @@ class AccessHandlers:
             msg.account_id, None if stored.state is None else stored.state.facts, new.facts
         )
         client, events = domain.decide_client(
-            actor, stored.state, new, must_exist, members, self._because(msg)
+            actor, stored.state, new, must_exist, members, self._because(msg), applied
         )
         await uow.commit(stored, client, events)
 
@@ -91,8 +108,8 @@ class AccessHandlers:
         stored = await self._member(uow, msg.account_id, msg.data.member_id)
         actor = await self.authoriser.actor(msg.envelope)
         old = _current(stored, msg.account_id, msg.data.member_id)
-        new = domain.decide_member_tags(actor, old, msg.data.security_tags)
-        await self._member_moved(msg, stored, old, new, uow)
+        new, applied = domain.decide_member_tags(actor, old, msg.data.security_tags)
+        await self._member_moved(msg, stored, old, new, uow, applied)
 
     # ---- membership.events -------------------------------------------------------------------
 
@@ -125,13 +142,15 @@ class AccessHandlers:
         old: MemberAccess,
         new: MemberAccess,
         uow: UnitOfWork,
+        applied: MessageData | None = None,
     ) -> None:
         """Reads only the clients whose answer the change can move (a re-tag: the clients of
-        the tags added or dropped), and commits the member with its visibility events."""
+        the tags added or dropped), and commits the member with its visibility events (after
+        the command's acknowledgement, `applied`, when a command caused it)."""
         tags = visibility.tags_that_may_change(old.facts, new.facts)
         clients = await self.store.clients_tagged(msg.account_id, tags)
         member, events = domain.member_changed(old, new, clients, self._because(msg))
-        await uow.commit(stored, member, events)
+        await uow.commit(stored, member, [applied, *events] if applied else events)
 
     def _because(self, msg: Message[Any]) -> Because:
         return Because(msg.envelope.type, msg.envelope.actorid, self.clock.now())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.envelope import CloudEvent, RawEnvelope, derived_id
+from contracts.topics import COMMAND_TYPES
 from services.runtime.rules import Emit
 from services.runtime.tracing import trace_extension
 
@@ -18,11 +19,16 @@ class Cause:
     account_id: str
     correlation_id: str
     causation_id: str | None
+    is_command: bool = False  # a command's outcome is remembered, to answer a redelivery
 
     @classmethod
     def of(cls, envelope: RawEnvelope) -> Cause:
         return cls(
-            envelope.id, envelope.accountid, envelope.correlationid or envelope.id, envelope.id
+            envelope.id,
+            envelope.accountid,
+            envelope.correlationid or envelope.id,
+            envelope.id,
+            envelope.type in COMMAND_TYPES,
         )
 
 

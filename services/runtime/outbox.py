@@ -123,6 +123,13 @@ class Outbox:
             doc = fresh
         return doc
 
+    async def republish(self, entry: Document) -> None:
+        """Publish a remembered outcome again, with its id (a redelivered command's answer)."""
+        key = entry["key"].encode()
+        await self.publisher.publish(
+            [Record(entry["topic"], key, entry["value"].encode(), entry.get("correlationid"))]
+        )
+
     def _remember_flushed(self, key: tuple[str, object], version: int) -> None:
         self._flushed[key] = version
         self._flushed.move_to_end(key)

@@ -35,7 +35,7 @@ class Rejections:
         doc = await self.collection.get(command_id)
         if doc is None:
             return False
-        await self.outbox.flush(self.collection, doc)
+        await self._answer_again(doc)
         return True
 
     async def rejected_among(self, command_ids: list[str]) -> set[str]:
@@ -45,6 +45,7 @@ class Rejections:
 
     async def reject(self, command: RawEnvelope, reason: RejectionReason, detail: str) -> None:
         event = rejection_event(command, self.source, reason, detail)
+        entry = outbox_entry(self.topic, event)
         doc: Document = {
             "_id": command.id,
             "version": 1,
@@ -52,11 +53,19 @@ class Rejections:
             "command_type": command.type,
             "reason": reason.value,
             "at": utc_now(),
-            "outbox": [outbox_entry(self.topic, event)],
+            "outbox": [entry],
+            "outcome": entry,
         }
-        if not await self.collection.insert(doc):
-            existing = await self.collection.get(command.id)
-            if existing is None:
-                return
-            doc = existing
-        await self.outbox.flush(self.collection, doc)
+        if await self.collection.insert(doc):
+            await self.outbox.flush(self.collection, doc)
+            return
+        existing = await self.collection.get(command.id)
+        if existing is not None:
+            await self._answer_again(existing)
+
+    async def _answer_again(self, doc: Document) -> None:
+        """A redelivered rejected command: its CommandRejected again, with the same id."""
+        if doc.get("outbox"):
+            await self.outbox.flush(self.collection, doc)  # never went out: now it does
+        elif doc.get("outcome"):
+            await self.outbox.republish(doc["outcome"])

@@ -33,7 +33,7 @@ from services.runtime.outbox import Outbox, outbox_entry
 from services.runtime.rules import Emit, Event, Refusal, Removed
 
 MAX_REMEMBERED_COMMANDS = 200
-BOOKKEEPING = ("outbox", "handled_commands")
+BOOKKEEPING = ("outbox", "handled_commands", "outcomes")
 
 S = TypeVar("S")
 
@@ -123,15 +123,27 @@ class UnitOfWork:
         """The aggregate this message creates: if it exists, the message was applied."""
         stored = await repository.load(key)
         if stored.document is not None:
-            await self.publish(stored)
+            await self._answer_again(stored)
             raise AlreadyApplied(key)
         return stored
 
     async def _unless_applied(self, stored: Stored[S]) -> Stored[S]:
         if stored.has_handled(self.cause.id):
-            await self.publish(stored)
+            await self._answer_again(stored)
             raise AlreadyApplied(self.cause.id)
         return stored
+
+    async def _answer_again(self, stored: Stored[S]) -> None:
+        """A redelivered command: whatever is still unpublished goes out, then its outcome is
+        published again with the same id (a gateway that missed it sees it; consumers that
+        saw it drop it by id)."""
+        document = stored.document or {}
+        unpublished = {entry["id"] for entry in document.get("outbox", [])}
+        await self.publish(stored)
+        outcomes = document.get("outcomes", [])
+        entry = next((o for o in outcomes if o.get("cause") == self.cause.id), None)
+        if entry is not None and entry["id"] not in unpublished:
+            await self.outbox.republish(entry)
 
     async def commit(
         self,
@@ -182,13 +194,16 @@ class UnitOfWork:
         codec = stored.repository.codec
         before = stored.document or {}
         doc = {**before, **codec.encode(state), "_id": codec.key(state)}
-        doc["outbox"] = [
-            *before.get("outbox", []),
-            *(outbox_entry(*self.envelope(e)) for e in events),
-        ]
+        entries = [outbox_entry(*self.envelope(e)) for e in events]
+        doc["outbox"] = [*before.get("outbox", []), *entries]
         if remember:
             handled = [*before.get("handled_commands", []), self.cause.id]
             doc["handled_commands"] = handled[-MAX_REMEMBERED_COMMANDS:]
+            outcome = next((e for e in entries if e["topic"] == self.events_topic), None)
+            if self.cause.is_command and outcome is not None:
+                doc["outcomes"] = _remembered_outcomes(
+                    before.get("outcomes", []), self.cause.id, outcome, doc["handled_commands"]
+                )
         doc["version"] = stored.version + 1
         return doc
 
@@ -207,6 +222,17 @@ class UnitOfWork:
         fresh = await collection.get(stored.document["_id"])
         if fresh is not None and not await collection.delete(fresh["_id"], fresh["version"]):
             raise VersionConflict(str(fresh["_id"]))
+
+
+def _remembered_outcomes(
+    outcomes: list[Document], cause_id: str, entry: Document, handled: list[str]
+) -> list[Document]:
+    """Each remembered command's outcome (the first event it caused on the service's events
+    topic), for as long as the command is remembered. A list: command ids may hold dots."""
+    remembered = set(handled)
+    kept = [o for o in outcomes if o.get("cause") in remembered and o.get("cause") != cause_id]
+    fields = ("id", "topic", "key", "value", "correlationid")
+    return [*kept, {"cause": cause_id, **{k: entry[k] for k in fields}}]
 
 
 UnitOfWorkFactory = Callable[[Cause], UnitOfWork]

@@ -73,7 +73,15 @@ class InMemory(Generic[S]):
         return self.publisher.messages(topic or self.events_topic)
 
     def caused_by(self, message_id: str, topic: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.published(topic) if e.get("causationid") == message_id]
+        """What the message caused, each event once (as a consumer that drops repeated ids
+        sees it: a redelivered command's outcome is published again with its id)."""
+        seen: set[str] = set()
+        caused = []
+        for event in self.published(topic):
+            if event.get("causationid") == message_id and event["id"] not in seen:
+                seen.add(event["id"])
+                caused.append(event)
+        return caused
 
     def outcome(self, message_id: str) -> dict[str, Any]:
         """The one event a command caused on the events topic."""

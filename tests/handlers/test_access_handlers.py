@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -71,7 +72,9 @@ async def test_clients_and_tags_move_only_the_answers_that_change(access: Access
         "RegisterClient", {"client_id": "kid-1", "security_tags": [" kids "]}
     )
     assert changes(access, register) == [("ann", ["kid-1"], []), ("owner-1", ["kid-1"], [])]
-    event = access.caused_by(register)[0]
+    applied, event = access.caused_by(register)[:2]
+    assert applied["type"] == "ClientRegistered"
+    assert applied["data"] == {"client_id": "kid-1", "security_tags": ["kids"]}
     assert event["id"] == derived_id(register, "ClientVisibilityChanged", "ann", "0")
     plain = await access.send("RegisterClient", {"client_id": "adult-1"})
     assert changes(access, plain) == [("owner-1", ["adult-1"], [])]
@@ -85,6 +88,54 @@ async def test_clients_and_tags_move_only_the_answers_that_change(access: Access
     assert changes(access, untag) == []  # untagged ann sees all: only adult-1, seen already
     store = access.service.store
     assert view(access) == await recompute(store, "acct-1")
+
+
+async def test_every_command_has_one_outcome_that_names_it(access: Access) -> None:
+    """A command that changes nobody's visibility still answers: its acknowledgement comes
+    first among the events it caused, and a redelivery answers again with the same event."""
+    await joined(access, "ann", ["practitioner"])
+    sent: list[tuple[str, dict[str, Any], str]] = [
+        ("RegisterClient", {"client_id": "c1", "security_tags": ["vip"]}, "ClientRegistered"),
+        (
+            "SetClientSecurityTags",
+            {"client_id": "c1", "security_tags": ["x"]},
+            "ClientSecurityTagsSet",
+        ),
+        (
+            "SetMemberSecurityTags",
+            {"member_id": "ann", "security_tags": ["x"]},
+            "MemberSecurityTagsSet",
+        ),
+        (
+            "SetMemberSecurityTags",
+            {"member_id": "bob", "security_tags": ["x"]},
+            "MemberSecurityTagsSet",
+        ),
+        ("RemoveClient", {"client_id": "c1"}, "ClientRemoved"),
+    ]
+    for verb, data, outcome_type in sent:
+        command = await access.send(verb, data)
+        first = access.caused_by(command)[0]
+        assert (first["type"], first["causationid"]) == (outcome_type, command)
+        published = len(access.publisher.records)
+        await access.send(verb, data, message_id=command)  # redelivered
+        again = [json.loads(r.value) for r in access.publisher.records[published:]]
+        assert [e["id"] for e in again] == [first["id"]], again  # the same answer, nothing new
+    # changes of nobody's visibility: the acknowledgement is all
+    again = await access.send("RegisterClient", {"client_id": "c2"})
+    assert access.types(again) == ["ClientRegistered", "ClientVisibilityChanged"]  # owner-1's
+    same = await access.send("SetClientSecurityTags", {"client_id": "c2", "security_tags": []})
+    assert access.types(same) == ["ClientSecurityTagsSet"]
+
+
+async def test_a_redelivered_rejected_command_is_answered_again(access: Access) -> None:
+    command = await access.send("RemoveClient", {"client_id": "nobody"})
+    first = access.outcome(command)
+    await access.send("RemoveClient", {"client_id": "nobody"}, message_id=command)
+    repeats = [
+        e for e in access.publisher.messages(ACCESS_CONTROL_EVENTS) if e["id"] == first["id"]
+    ]
+    assert len(repeats) == 2 and repeats[1] == first
 
 
 async def test_membership_events_grant_and_revoke(access: Access) -> None:
@@ -157,5 +208,6 @@ async def test_redelivery_changes_nothing_twice(access: Access) -> None:
         roles=["practitioner"],
         joined_at="2026-11-28T10:00:00Z",
     )
-    assert len(access.caused_by(command)) == 1 and len(access.caused_by(event)) == 1
+    assert access.types(command) == ["ClientRegistered", "ClientVisibilityChanged"]
+    assert len(access.caused_by(event)) == 1
     assert access.reason(await access.send("RegisterClient", {"client_id": "bad id!"})) == "invalid"

@@ -1,0 +1,121 @@
+"""What every field of the wire contract means: the JSON Schemas, the AsyncAPI documents and
+docs/contract.md take their field descriptions from here (a test checks none is missing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BY_FIELD: dict[str, str] = {
+    "email": "The invitee's or member's email address, normalised (trimmed, lower case).",
+    "roles": "The roles, each one of the Role values.",
+    "message": "The admin's personal message shown in the invitation email (the editable text).",
+    "inviter_name": "The inviting admin's display name, shown in the email.",
+    "invitee_name": "The invitee's name as the admin typed it, used to greet them.",
+    "invitation_id": "The invitation's id (a UUID the invitations service assigns).",
+    "token": "The raw accept token from the invitation link's `token` query parameter.",
+    "user_id": "The signed-in user's id: the member id the invitee will have.",
+    "name": "The person's display name.",
+    "inviter_id": "The member id of the admin who sent the invitation.",
+    "account_name": "The Pro account's name, shown in the email.",
+    "expires_at": "When the invitation link stops working (RFC 3339, UTC).",
+    "resend_count": "How many times the invitation was resent (0 for the first email).",
+    "accept_token": (
+        "The raw accept token of the new link (private: only the email sender reads it)."
+    ),
+    "revoked_by": "The member id of the admin who revoked the invitation.",
+    "invited_by": "The member id of the admin who sent the invitation.",
+    "accepted_at": "When the invitee accepted (RFC 3339, UTC).",
+    "owner_user_id": "The user id of the account's owner (becomes the first member).",
+    "owner_email": "The owner's email address.",
+    "owner_name": "The owner's display name.",
+    "member_id": "The member's id (the user id they joined with).",
+    "joined_at": "When the member joined (RFC 3339, UTC).",
+    "previous_roles": "The roles the member held before the change.",
+    "changed_by": "The member id of the admin who changed the roles.",
+    "disconnected_by": "The member id of the admin who disconnected the member.",
+    "disconnected_at": "When the member was disconnected (RFC 3339, UTC).",
+    "client_id": "The client's id in the platform.",
+    "security_tags": (
+        "Security tags: at most 50, each 1-64 characters after trimming; tags that differ only in "
+        "case count once."
+    ),
+    "granted": "Client ids the member can see from now on (at most 1,000 per message).",
+    "revoked": "Client ids the member can no longer see (at most 1,000 per message).",
+    "cause_id": (
+        "The id of the message whose email this was (InvitationLinkIssued or MemberJoined)."
+    ),
+    "template": "The email template: `invitation` or `welcome`.",
+    "to": "The recipient's address.",
+    "message_id": "The SMTP Message-ID of the sent email.",
+    "error": "Why the email was not accepted by the SMTP server.",
+    "attempts": "How many sending attempts were made.",
+    "permanent": (
+        "True when the email will not be retried (a permanent SMTP refusal or a bad address)."
+    ),
+    "command_id": "The id of the refused command (also in the envelope's `causationid`).",
+    "command_type": "The refused command's type.",
+    "reason": "Why, as a code: see the rejection reasons of the contract.",
+    "detail": "Why, in words (for logs and support; not for matching).",
+}
+
+BY_MESSAGE_FIELD: dict[str, str] = {
+    "InviteTeamMember.email": ("The invitee's email address (the service lower-cases it)."),
+    "InviteTeamMember.roles": "1-4 distinct roles for the invitee; never `owner`.",
+    "AcceptInvitation.email": "The signed-in user's verified email; must be the invited address.",
+    "AcceptInvitation.name": "The invitee's display name, as the gateway knows it.",
+    "RegisterProAccount.account_name": "The account's name (1-200 characters).",
+    "ChangeMemberRoles.roles": "The member's new roles: 1-4 distinct roles, never `owner`.",
+    "MemberJoined.invitation_id": (
+        "The accepted invitation; null for the owner, who joins by registering."
+    ),
+    "MemberJoined.roles": "The roles the member joined with (the owner's are [`owner`]).",
+    "MemberRolesChanged.roles": "The member's roles now.",
+    "MemberDisconnected.roles": "The roles the member held when disconnected.",
+    "DisconnectMember.member_id": "The member to disconnect (the owner can't be).",
+    "ChangeMemberRoles.member_id": "The member whose roles change (not the owner).",
+    "RegisterClient.security_tags": (
+        "The client's security tags (default none: every practitioner without tags sees it; tagged"
+        " practitioners see it only through a shared tag)."
+    ),
+    "SetClientSecurityTags.security_tags": (
+        "The client's security tags from now on (replacing the old ones)."
+    ),
+    "SetMemberSecurityTags.security_tags": (
+        "The member's security tags from now on (replacing the old ones). A practitioner with tags"
+        " sees only clients sharing one."
+    ),
+    "ClientVisibilityChanged.member_id": "The member whose visible clients changed.",
+}
+
+ENVELOPE: dict[str, str] = {
+    "specversion": "CloudEvents version: always `1.0`.",
+    "id": "The message's unique id. A command's id is what its outcome names in `causationid`; "
+    "re-sending a command with the same id is safe (it is applied once).",
+    "source": "Who produced it: `/gateway` or `/services/<name>`.",
+    "type": "The message type (the schema's title); required.",
+    "time": "When it was produced (RFC 3339 with a time zone).",
+    "datacontenttype": "Always `application/json`.",
+    "accountid": "The Pro account it belongs to; also the Kafka record key.",
+    "correlationid": "Shared by every message of one user action (set by the gateway, copied "
+    "by the services).",
+    "causationid": "The id of the message that caused this one (a command's outcome names the "
+    "command here).",
+    "actorid": "The member id of the person acting (a command's signed-in user); "
+    "absent for the invitee's AcceptInvitation.",
+    "data": "The message's payload.",
+}
+
+
+def describe_envelope(schema: dict[str, Any]) -> None:
+    """The envelope attributes' descriptions (pydantic `json_schema_extra` hook)."""
+    for name, prop in schema.get("properties", {}).items():
+        if name in ENVELOPE:
+            prop["description"] = ENVELOPE[name]
+
+
+def describe(schema: dict[str, Any], model: type) -> None:
+    """Fill in each property's description (pydantic `json_schema_extra` hook)."""
+    for name, prop in schema.get("properties", {}).items():
+        text = BY_MESSAGE_FIELD.get(f"{model.__name__}.{name}") or BY_FIELD.get(name)
+        if text is not None:
+            prop["description"] = text
