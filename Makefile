@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock stack-up stack-down stack-status lint schemas test test-fast check demo down clean
+.PHONY: install lock stack-up stack-down stack-status lint schemas docs test test-fast check demo down clean
 
 # Every dependency, transitive ones included, at the version and hash in the lock file.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -39,6 +39,11 @@ lint: install
 schemas: install
 	$(PY) -m contracts.schemas_tool write
 	$(PY) -m contracts.samples write
+
+# AsyncAPI documents validated, rendered to HTML and turned into Python models: build/docs/
+docs: install
+	$(PY) -m services.asyncapi write
+	@scripts/docs.sh
 
 # The pure rules and every handler over the in-memory unit of work: no server needed.
 test-fast: install

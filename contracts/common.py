@@ -64,9 +64,10 @@ def normalize_email(value: str) -> str:
     return checked.normalized.lower()
 
 
-# What a schema validator can check of an address: one @, no whitespace, a dotted domain
-# without empty labels. The service's RFC 5322 check (email-validator) is the final word.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+# What a schema validator can check of an address: one @, no whitespace inside (around it is
+# trimmed), a dotted domain without empty labels. The service's RFC 5322 check
+# (email-validator) is the final word.
+EMAIL_PATTERN = r"^\s*[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\s*$"
 
 Email = Annotated[
     str,

@@ -26,7 +26,7 @@ eval "$($PY -m stack env)"
 
 rc=0
 make --no-print-directory lint || rc=1
-scripts/validate-asyncapi.sh || rc=1
+scripts/docs.sh || rc=1
 $PY -m pytest "$@" || rc=1
 $PY -m stack down
 if [ $rc -ne 0 ]; then echo "make test: FAILED" >&2; else echo "make test: all green"; fi

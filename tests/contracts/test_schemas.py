@@ -46,7 +46,7 @@ def invite() -> dict:
 
 
 def _data(schema: dict) -> dict:
-    return schema["$defs"]["InviteTeamMember"]
+    return schema["$defs"]["InviteTeamMemberData"]
 
 
 def test_a_renamed_field_is_breaking(invite: dict) -> None:
