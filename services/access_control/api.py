@@ -10,196 +10,222 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts.common import ID_PATTERN
 from services.access_control import visibility
-from services.access_control.openapi import OPENAPI
 from services.access_control.store import AccessStore, key
-from services.runtime.http import Request, Response, Route, route
+from services.runtime.http import ApiError
 
 _ID = re.compile(ID_PATTERN)
 DEFAULT_LIMIT, MAX_LIMIT, MAX_CHECK = 100, 1000, 1000
 JSON_LINES = "application/x-ndjson"
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+After = Annotated[str | None, Query(max_length=64, description="The `next` of the last page.")]
+Since = Annotated[AwareDatetime | None, Query(description="From this time (RFC 3339).")]
+Until = Annotated[AwareDatetime | None, Query(description="Up to this time (RFC 3339).")]
 
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.response = Response.error(status, message)
+
+class VisibleClients(BaseModel):
+    member_id: str = Field(description="The member asked about.")
+    clients: list[str] = Field(description="A page of the client ids they see, sorted.")
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
-def _ids(request: Request, *names: str) -> list[str]:
-    values = [request.path_params[name] for name in names]
+class Visible(BaseModel):
+    visible: bool = Field(description="Whether the member may open the client now.")
+
+
+class CheckRequest(BaseModel):
+    client_ids: list[str] = Field(max_length=MAX_CHECK, description="Up to 1,000 client ids.")
+
+
+class CheckAnswer(BaseModel):
+    member_id: str = Field(description="The member asked about.")
+    visible: list[str] = Field(description="The ids among those asked that the member sees.")
+
+
+class Why(BaseModel):
+    member_id: str = Field(description="A member who sees the client.")
+    reason: str = Field(description="`role` (owner/administrator), `untagged` or `tags`.")
+    tags: list[str] = Field(description="The tags they share with the client (`tags` reason).")
+
+
+class Audience(BaseModel):
+    client_id: str = Field(description="The client asked about.")
+    members: list[Why] = Field(description="A page of the members who see it, sorted.")
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class MemberHistory(BaseModel):
+    member_id: str = Field(description="The member asked about.")
+    entries: list[dict[str, Any]] = Field(description="Grants and revokes, oldest first.")
+
+
+class ClientHistory(BaseModel):
+    client_id: str = Field(description="The client asked about.")
+    entries: list[dict[str, Any]] = Field(description="Grants and revokes, oldest first.")
+
+
+def _ids(*values: str) -> None:
     if not all(_ID.match(value) for value in values):
-        raise BadRequest(404, "no such account, member or client")
-    return values
+        raise ApiError(404, "no such account, member or client")
 
 
-def _limit(request: Request) -> int:
-    try:
-        limit = int(request.query.get("limit") or DEFAULT_LIMIT)
-    except ValueError:
-        raise BadRequest(400, "limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(400, f"limit must be between 1 and {MAX_LIMIT}")
-    return limit
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _time(request: Request, name: str) -> datetime | None:
-    value = request.query.get(name)
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(400, f"{name} must be an RFC 3339 timestamp") from None
-    if moment.tzinfo is None:
-        raise BadRequest(400, f"{name} must name its time zone (e.g. ...Z)")
-    return moment
+def _with_etag(document: BaseModel, if_none_match: str | None) -> Response:
+    """The page with a strong ETag of its bytes; 304 when the client holds it already."""
+    body = document.model_dump_json().encode()
+    tag = etag_of(body)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(body, 200, headers=headers, media_type="application/json")
 
 
-class VisibilityApi:
-    def __init__(self, store: AccessStore) -> None:
-        self.store = store
+def router(store: AccessStore) -> APIRouter:
+    api = APIRouter(tags=["visibility"])
+    member = "/accounts/{account_id}/members/{member_id}"
+    client = "/accounts/{account_id}/clients/{client_id}"
 
-    async def visible_clients(self, request: Request) -> Response:
-        account, member_id = _ids(request, "account_id", "member_id")
-        limit, after = _limit(request), request.query.get("after") or None
-        member = await self.store.members.get(key(account, member_id))
-        if member is None:
-            return Response.error(404, f"no member {member_id} in {account}")
-        as_of = _time(request, "as_of")
+    async def known_member(account_id: str, member_id: str) -> visibility.MemberFacts:
+        _ids(account_id, member_id)
+        found = await store.members.get(key(account_id, member_id))
+        if found is None:
+            raise ApiError(404, f"no member {member_id} in {account_id}")
+        return found.facts
+
+    @api.get(
+        f"{member}/visible-clients",
+        response_model=VisibleClients,
+        summary="The clients a member sees, sorted, a page at a time (as_of: then). "
+        "Answers with an ETag; If-None-Match gives 304 when unchanged.",
+        responses={304: {"description": "Not modified"}},
+    )
+    async def visible_clients(
+        account_id: str,
+        member_id: str,
+        limit: Limit = DEFAULT_LIMIT,
+        after: After = None,
+        as_of: Since = None,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        facts = await known_member(account_id, member_id)
         if as_of is not None:
-            seen = await self.store.history.visible_as_of(account, member_id, as_of)
+            seen = await store.history.visible_as_of(account_id, member_id, as_of)
             clients = sorted(c for c in seen if after is None or c > after)[: limit + 1]
         else:
-            scope = visibility.scope(member.facts)
-            clients = await self.store.page_of_clients(account, scope, after, limit + 1)
+            scope = visibility.scope(facts)
+            clients = await store.page_of_clients(account_id, scope, after, limit + 1)
         page, more = clients[:limit], len(clients) > limit
-        return Response(
-            200, {"member_id": member_id, "clients": page, "next": page[-1] if more else None}
+        document = VisibleClients(
+            member_id=member_id, clients=page, next=page[-1] if more else None
         )
+        return _with_etag(document, if_none_match)
 
-    async def client_visibility(self, request: Request) -> Response:
-        account, member_id, client_id = _ids(request, "account_id", "member_id", "client_id")
-        member = await self.store.members.get(key(account, member_id))
-        if member is None:
-            return Response.error(404, f"no member {member_id} in {account}")
-        client = await self.store.clients.get(key(account, client_id))
-        facts = None if client is None else client.facts
-        seen = facts is not None and visibility.sees(member.facts, facts)
-        return Response(200, {"visible": seen})
+    @api.get(f"{member}/clients/{{client_id}}", response_model=Visible)
+    async def client_visibility(account_id: str, member_id: str, client_id: str) -> Visible:
+        """May this member open this client."""
+        facts = await known_member(account_id, member_id)
+        _ids(client_id)
+        found = await store.clients.get(key(account_id, client_id))
+        client_facts = None if found is None else found.facts
+        return Visible(visible=client_facts is not None and visibility.sees(facts, client_facts))
 
-    async def check(self, request: Request) -> Response:
-        account, member_id = _ids(request, "account_id", "member_id")
-        try:
-            asked = json.loads(request.body or b"null")["client_ids"]
-        except (ValueError, TypeError, KeyError):
-            return Response.error(400, 'the body must be {"client_ids": [...]}')
-        if not isinstance(asked, list) or not all(isinstance(c, str) for c in asked):
-            return Response.error(400, "client_ids must be a list of strings")
-        if len(asked) > MAX_CHECK:
-            return Response.error(400, f"at most {MAX_CHECK} client ids per check")
-        member = await self.store.members.get(key(account, member_id))
-        if member is None:
-            return Response.error(404, f"no member {member_id} in {account}")
-        scope = visibility.scope(member.facts)
-        candidates = [] if scope.nothing else await self.store.clients_among(account, asked)
+    @api.post(f"{member}/clients:check", response_model=CheckAnswer)
+    async def check(account_id: str, member_id: str, asked: CheckRequest) -> CheckAnswer:
+        """Which of up to 1,000 client ids this member may open."""
+        facts = await known_member(account_id, member_id)
+        scope = visibility.scope(facts)
+        candidates = (
+            [] if scope.nothing else await store.clients_among(account_id, asked.client_ids)
+        )
         visible = sorted(c.client_id for c in candidates if scope.includes(c))
-        return Response(200, {"member_id": member_id, "visible": visible})
+        return CheckAnswer(member_id=member_id, visible=visible)
 
-    async def audience(self, request: Request) -> Response:
-        account, client_id = _ids(request, "account_id", "client_id")
-        limit, after = _limit(request), request.query.get("after") or None
-        client = await self.store.clients.get(key(account, client_id))
-        facts = None if client is None else client.facts
+    @api.get(f"{client}/members", response_model=Audience)
+    async def audience(
+        account_id: str, client_id: str, limit: Limit = DEFAULT_LIMIT, after: After = None
+    ) -> Audience:
+        """The members who see a client, sorted, each with the reason."""
+        _ids(account_id, client_id)
+        found = await store.clients.get(key(account_id, client_id))
+        facts = None if found is None else found.facts
         if facts is None:
-            return Response.error(404, f"no client {client_id} in {account}")
-        members = await self.store.audience(account, facts, after, limit + 1)
+            raise ApiError(404, f"no client {client_id} in {account_id}")
+        members = await store.audience(account_id, facts, after, limit + 1)
         rows = [
-            {"member_id": m.member_id, **why.as_json()}
+            Why(member_id=m.member_id, **why.as_json())
             for m in members
             if (why := visibility.why(m, facts)) is not None
         ]
         page, more = rows[:limit], len(members) > limit
-        return Response(
-            200,
-            {
-                "client_id": client_id,
-                "members": page,
-                "next": page[-1]["member_id"] if more else None,
-            },
+        return Audience(
+            client_id=client_id, members=page, next=page[-1].member_id if more else None
         )
 
-    async def member_history(self, request: Request) -> Response:
-        account, member_id = _ids(request, "account_id", "member_id")
-        entries = await self.store.history.of_member(
-            account, member_id, _time(request, "since"), _time(request, "until")
-        )
+    @api.get(f"{member}/history", response_model=MemberHistory)
+    async def member_history(
+        account_id: str, member_id: str, since: Since = None, until: Until = None
+    ) -> MemberHistory:
+        """Every grant and revoke of a member, oldest first."""
+        _ids(account_id, member_id)
+        entries = await store.history.of_member(account_id, member_id, since, until)
         fields = ("at", "granted", "revoked", "reasons", "cause_id", "cause_type", "actor_id")
         rows = [{name: entry.get(name) for name in fields} for entry in entries]
-        return Response(200, {"member_id": member_id, "entries": rows})
+        return MemberHistory(member_id=member_id, entries=rows)
 
-    async def client_history(self, request: Request) -> Response:
-        account, client_id = _ids(request, "account_id", "client_id")
-        entries = await self.store.history.of_client(
-            account, client_id, _time(request, "since"), _time(request, "until")
-        )
-        return Response(200, {"client_id": client_id, "entries": entries})
+    @api.get(f"{client}/history", response_model=ClientHistory)
+    async def client_history(
+        account_id: str, client_id: str, since: Since = None, until: Until = None
+    ) -> ClientHistory:
+        """Every grant and revoke of a client, oldest first."""
+        _ids(account_id, client_id)
+        entries = await store.history.of_client(account_id, client_id, since, until)
+        return ClientHistory(client_id=client_id, entries=entries)
 
-    async def access_matrix(self, request: Request) -> Response:
-        (account,) = _ids(request, "account_id")
-        return Response(200, self.matrix_lines(account), JSON_LINES)
+    @api.get(
+        "/accounts/{account_id}/access-matrix",
+        response_class=StreamingResponse,
+        responses={200: {"content": {JSON_LINES: {}}, "description": "One JSON object a line"}},
+    )
+    async def access_matrix(account_id: str) -> StreamingResponse:
+        """Every (member, client, reason) of the account, streamed as JSON Lines."""
+        _ids(account_id)
+        return StreamingResponse(matrix_lines(store, account_id), media_type=JSON_LINES)
 
-    async def matrix_lines(self, account: str) -> AsyncIterator[bytes]:
-        """Member by member, a page of clients at a time: memory stays flat whatever the size."""
-        for member in await self.store.all_members(account):
-            scope = visibility.scope(member)
-            after: str | None = None
-            while not scope.nothing:
-                clients = await self.store.page_of_client_facts(account, scope, after, 1000)
-                lines = [
-                    json.dumps(
-                        {"member_id": member.member_id, "client_id": c.client_id, **why.as_json()}
-                    )
-                    + "\n"
-                    for c in clients
-                    if (why := visibility.why(member, c)) is not None
-                ]
-                if lines:
-                    yield "".join(lines).encode()
-                if len(clients) < 1000:
-                    break
-                after = clients[-1].client_id
+    return api
 
-    async def openapi(self, request: Request) -> Response:
-        return Response(200, OPENAPI)
 
-    def routes(self) -> list[Route]:
-        def guarded(endpoint: Any) -> Any:
-            async def call(request: Request) -> Response:
-                try:
-                    response: Response = await endpoint(request)
-                except BadRequest as bad:
-                    return bad.response
-                return response
-
-            return call
-
-        member = "/accounts/{account_id}/members/{member_id}"
-        client = "/accounts/{account_id}/clients/{client_id}"
-        return [
-            route(f"{member}/visible-clients", guarded(self.visible_clients)),
-            route(f"{member}/clients/{{client_id}}", guarded(self.client_visibility)),
-            route(f"{member}/clients:check", guarded(self.check), methods=("POST",)),
-            route(f"{member}/history", guarded(self.member_history)),
-            route(f"{client}/members", guarded(self.audience)),
-            route(f"{client}/history", guarded(self.client_history)),
-            route("/accounts/{account_id}/access-matrix", guarded(self.access_matrix)),
-            route("/openapi.json", self.openapi, protected=False),
-        ]
+async def matrix_lines(store: AccessStore, account: str) -> AsyncIterator[bytes]:
+    """Member by member, a page of clients at a time: memory stays flat whatever the size."""
+    for member in await store.all_members(account):
+        scope = visibility.scope(member)
+        after: str | None = None
+        while not scope.nothing:
+            clients = await store.page_of_client_facts(account, scope, after, 1000)
+            lines = [
+                json.dumps(
+                    {"member_id": member.member_id, "client_id": c.client_id, **why.as_json()}
+                )
+                + "\n"
+                for c in clients
+                if (why := visibility.why(member, c)) is not None
+            ]
+            if lines:
+                yield "".join(lines).encode()
+            if len(clients) < 1000:
+                break
+            after = clients[-1].client_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.topics import ACCESS_CONTROL_COMMANDS, ACCESS_CONTROL_EVENTS, MEMBERSHIP_EVENTS
-from services.access_control.api import VisibilityApi
+from services.access_control import api
 from services.access_control.handlers import AccessHandlers
 from services.access_control.history import HISTORY_TOPIC
 from services.access_control.settings import AccessControlSettings
@@ -47,7 +47,7 @@ def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlServ
         ACCESS_CONTROL_EVENTS,
         "ClientVisibilityChanged (granted/revoked client ids per member) and CommandRejected.",
     )
-    runtime.routes.extend(VisibilityApi(store).routes())
+    runtime.routers.append(api.router(store))
     return AccessControlService(runtime, handlers, store, dispatch)
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from contracts.topics import (
     INVITATIONS_COMMANDS,
@@ -14,8 +15,10 @@ from contracts.topics import (
     INVITATIONS_LINKS,
     MEMBERSHIP_EVENTS,
 )
+from services.invitations import api
 from services.invitations.handlers import InvitationHandlers
 from services.invitations.links import AcceptLinks
+from services.invitations.lookup import RateLimit
 from services.invitations.settings import InvitationsSettings
 from services.invitations.store import InvitationStore
 from services.runtime.clock import Clock
@@ -70,6 +73,10 @@ def wire(runtime: Runtime, settings: InvitationsSettings) -> InvitationsService:
         "InvitationLinkIssued: raw accept tokens, readable by the notifications principal only.",
     )
     runtime.background.append(lambda: handlers.run_expiry_sweeper(settings.expiry_sweep_seconds))
+    lookups = RateLimit(settings.lookups_per_invitation_per_minute, timedelta(minutes=1))
+    runtime.routers.append(
+        api.router(store, runtime.clock, settings.live_links_per_invitation, lookups)
+    )
     return InvitationsService(runtime, handlers, store, dispatch)
 
 

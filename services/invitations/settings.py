@@ -18,6 +18,8 @@ class InvitationsSettings(ServiceSettings):
     max_message_chars: int = Field(default=2000, ge=0, le=2000)
     live_links_per_invitation: int = Field(default=5, ge=1)
     expiry_sweep_seconds: float = Field(default=30, gt=0)
+    # The accept page's look-up: at most this many per invitation per minute (per instance).
+    lookups_per_invitation_per_minute: int = Field(default=10, ge=1)
     # How long a command from an actor the membership projection doesn't know yet waits for
     # the projection to catch up before it is refused (membership.events is another topic).
     projection_grace_seconds: float = Field(default=5.0, ge=0)

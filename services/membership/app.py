@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_COMMANDS, MEMBERSHIP_EVENTS
-from services.membership.api import UsersPage
+from services.membership import api
 from services.membership.handlers import MembershipHandlers
 from services.membership.store import MembershipStore
 from services.runtime.clock import Clock
@@ -41,7 +41,7 @@ def wire(runtime: Runtime) -> MembershipService:
         MEMBERSHIP_EVENTS,
         "Accounts and members: registered, joined, roles changed, disconnected; CommandRejected.",
     )
-    runtime.routes.extend(UsersPage(store).routes())
+    runtime.routers.append(api.router(store))
     return MembershipService(runtime, handlers, store, dispatch)
 
 

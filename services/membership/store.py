@@ -77,7 +77,10 @@ class MembershipStore:
         self.accounts = Repository(runtime.collection("accounts"), AccountCodec())
         self.people = Repository(
             runtime.collection(
-                "people", Index(("account_id", "member_id")), Index(("account_id", "status"))
+                "people",
+                Index(("account_id", "member_id")),
+                Index(("account_id", "status")),
+                Index(("account_id", "email")),
             ),
             PersonCodec(),
         )
@@ -86,8 +89,13 @@ class MembershipStore:
         person = (await self.people.load_where(by_member(account_id, member_id))).state
         return None if person is None else person.as_team_member()
 
-    async def people_of(self, account_id: str, status: str | None) -> list[Person]:
+    async def people_of(
+        self, account_id: str, status: str | None, after: str | None = None, limit: int = 1000
+    ) -> list[Person]:
+        """A page of the account's people in email order, after the email `after`."""
         where: Document = {"account_id": account_id}
         if status:
             where["status"] = status
-        return await self.people.find(where)
+        if after is not None:
+            where["email"] = {"$gt": after}
+        return await self.people.find(where, sort="email", limit=limit)

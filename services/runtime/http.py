@@ -1,146 +1,172 @@
-"""A tiny ASGI router for the read-only query APIs and health checks.
-
-FastStream's AsgiFastStream matches exact paths only; the query APIs need path parameters, so
-HTTP requests come here and lifespan events go to the FastStream app (which runs the broker).
+"""The HTTP side of a service on FastAPI: its query APIs (behind the bearer token), health and
+metrics (open), OpenAPI 3.1 at /openapi.json, and every error as an RFC 9457 problem
+(`application/problem+json`). Lifespan events go to the FastStream app, which runs the broker.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://pro-team.example/problems/"
 
 
-@dataclass(frozen=True)
-class Request:
-    path_params: dict[str, str]
-    query: dict[str, str]
-    body: bytes = b""
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str = Field(description="The HTTP status in words.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong, for a person.")
+    instance: str = Field(description="The path that was asked for.")
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Any  # JSON-able; bytes, or an async iterator of bytes (streamed), sent as they are
-    content_type: str = "application/json"
-
-    @classmethod
-    def error(cls, status: int, message: str) -> Response:
-        return cls(status, {"error": message})
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+        "description": HTTPStatus(status).phrase,
+    }
+    for status in (400, 401, 404)
+}
 
 
-@dataclass(frozen=True)
-class Route:
-    pattern: re.Pattern[str]
-    endpoint: Endpoint
-    protected: bool
-    methods: tuple[str, ...] = ("GET", "HEAD")
+class ApiError(HTTPException):
+    """An error answered as a problem: `kind` is the last part of its type URI."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, detail, headers)
+        self.kind = kind or HTTPStatus(status).phrase.lower().replace(" ", "-")
 
 
-def route(
-    path: str,
-    endpoint: Endpoint,
-    protected: bool = True,
-    methods: tuple[str, ...] = ("GET", "HEAD"),
-) -> Route:
-    """`path` like "/accounts/{account_id}/users"; each {param} matches one path segment."""
-    regex = re.sub(
-        r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(path).replace("\\{", "{").replace("\\}", "}")
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    kind: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    kind = kind or HTTPStatus(status).phrase.lower().replace(" ", "-")
+    body = Problem(
+        type=PROBLEM_BASE + kind,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
     )
-    return Route(re.compile(f"^{regex}$"), endpoint, protected, methods)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    return JSONResponse(
+        body.model_dump(), status, headers=headers | (extra_headers or {}), media_type=PROBLEM_JSON
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        detail = f"{request.url.path} takes {allowed}" if allowed else detail
+    kept = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "retry-after"}
+    return problem(request, exc.status_code, detail, getattr(exc, "kind", None), kept)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"][1:]) or str(error["loc"][0])
+        parts.append(f"{where}: {error['msg']}")
+    return problem(request, 400, "; ".join(parts), "invalid-request")
+
+
+def bearer_guard(api_token: SecretStr) -> Callable[..., Any]:
+    """A dependency that lets a request through with the right bearer token (compared in
+    constant time); no token configured: everyone."""
+    scheme = HTTPBearer(auto_error=False, description="The API token (API_TOKEN setting).")
+
+    async def guard(credentials: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:  # noqa: B008
+        expected = api_token.get_secret_value()
+        if not expected:
+            return
+        supplied = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(supplied.encode(), expected.encode()):
+            raise ApiError(401, "missing or wrong bearer token", "unauthorized")
+
+    return guard
+
+
+def api(
+    title: str,
+    description: str,
+    open_routers: list[APIRouter],
+    protected_routers: list[APIRouter],
+    api_token: SecretStr,
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="2.0.0",
+        openapi_url="/openapi.json",
+        docs_url=None,  # no third-party scripts: the document is what a gateway uses
+        redoc_url=None,
+    )
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    for router in open_routers:
+        app.include_router(router)
+    guard = bearer_guard(api_token)
+    for router in protected_routers:
+        app.include_router(router, dependencies=[Depends(guard)], responses=PROBLEMS)
+    return app
 
 
 MAX_BODY_BYTES = 1_000_000
 
 
 class HttpApp:
-    def __init__(
-        self,
-        routes: list[Route],
-        lifespan_app: ASGIApp | None,
-        api_token: SecretStr = SecretStr(""),  # noqa: B008 - immutable
-    ) -> None:
-        self.routes = routes
+    """The process's ASGI app: lifespan events to `lifespan_app` (the broker), HTTP to FastAPI,
+    request bodies larger than MAX_BODY_BYTES refused with 413 before they are read."""
+
+    def __init__(self, http: FastAPI, lifespan_app: ASGIApp | None) -> None:
+        self.http = http
         self.lifespan_app = lifespan_app
-        self.api_token = api_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             if self.lifespan_app is not None:
                 await self.lifespan_app(scope, receive, send)
             return
-        if scope["type"] != "http":
+        if scope["type"] == "http" and _declared_length(scope) > MAX_BODY_BYTES:
+            request = Request(scope)
+            too_large = problem(request, 413, f"at most {MAX_BODY_BYTES} bytes", "too-large")
+            await too_large(scope, receive, send)
             return
-        response = await self.dispatch(scope, receive)
-        headers = [(b"content-type", response.content_type.encode())]
-        if response.status == 401:
-            headers.append((b"www-authenticate", b"Bearer"))
-        if hasattr(response.body, "__aiter__"):  # streamed, chunk by chunk, in bounded memory
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": headers}
-            )
-            async for chunk in response.body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        raw = isinstance(response.body, bytes)
-        body = response.body if raw else json.dumps(response.body, default=str).encode()
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    async def dispatch(self, scope: Scope, receive: Receive | None = None) -> Response:
-        path = scope["path"]
-        for candidate in self.routes:
-            match = candidate.pattern.match(path)
-            if match is None:
-                continue
-            if scope["method"] not in candidate.methods:
-                return Response.error(405, f"{path} takes {', '.join(candidate.methods)}")
-            if candidate.protected and not self._authorised(scope):
-                return Response.error(401, "missing or wrong bearer token")
-            query = {
-                key: values[-1]
-                for key, values in parse_qs(scope.get("query_string", b"").decode()).items()
-            }
-            params = {key: unquote(value) for key, value in match.groupdict().items()}
-            body = b""
-            if scope["method"] == "POST" and receive is not None:
-                received = await _read_body(receive)
-                if received is None:
-                    return Response.error(413, f"at most {MAX_BODY_BYTES} bytes")
-                body = received
-            return await candidate.endpoint(Request(params, query, body))
-        return Response.error(404, "no such route")
-
-    def _authorised(self, scope: Scope) -> bool:
-        token = self.api_token.get_secret_value()
-        if not token:
-            return True
-        headers = dict(scope.get("headers", []))
-        supplied: bytes = headers.get(b"authorization", b"")
-        return hmac.compare_digest(supplied, f"Bearer {token}".encode())  # constant time
+        await self.http(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body; None when it is larger than MAX_BODY_BYTES (the rest is drained)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= MAX_BODY_BYTES:
-            chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks) if size <= MAX_BODY_BYTES else None
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else MAX_BODY_BYTES + 1
+        if name == b"transfer-encoding":
+            return MAX_BODY_BYTES + 1  # a body of unknown length: refused (clients send lengths)
+    return 0

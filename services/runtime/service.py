@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
+from fastapi import APIRouter
+from fastapi.responses import Response
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
@@ -28,7 +30,7 @@ from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
 from services.runtime.dispatch import Dispatch
 from services.runtime.events import Cause
 from services.runtime.health import Health
-from services.runtime.http import HttpApp, Request, Response, Route, route
+from services.runtime.http import HttpApp, api
 from services.runtime.kafka import make_broker
 from services.runtime.memory_collection import MemoryStorage
 from services.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -58,7 +60,7 @@ class Runtime:
     broker: KafkaBroker | None = None  # None: in memory, nothing is subscribed
     mongo: AsyncMongoClient[Document] | None = None
     health: Health | None = None
-    routes: list[Route] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)  # the query APIs (bearer token)
     startup: list[Task] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
     outbox_collections: list[Collection] = field(default_factory=list)
@@ -234,11 +236,26 @@ class Runtime:
         return self.http_app(lifespan_app=self.lifespan)
 
     def http_app(self, lifespan_app: ASGIApp | None = None) -> HttpApp:
-        health = self.health.routes() if self.health else []
-        metrics = route("/metrics", self.scrape, protected=False)
-        return HttpApp([*health, metrics, *self.routes], lifespan_app, self.settings.api_token)
+        open_routers = [self.health.router()] if self.health else []
+        metrics = APIRouter(tags=["operations"])
+        metrics.add_api_route(
+            "/metrics",
+            self.scrape,
+            methods=["GET"],
+            summary="Prometheus metrics (lag and outbox backlog measured now)",
+            response_class=Response,
+            responses={200: {"content": {METRICS_CONTENT_TYPE: {}}}},
+        )
+        http = api(
+            f"{self.name} service",
+            f"The HTTP API of the {self.name} service. Errors are RFC 9457 problems.",
+            [*open_routers, metrics],
+            self.routers,
+            self.settings.api_token,
+        )
+        return HttpApp(http, lifespan_app)
 
-    async def scrape(self, request: Request) -> Response:
+    async def scrape(self) -> Response:
         """Prometheus text; lag and outbox backlog measured now."""
         consumers = [s.consumer for s in self.subscribers if s.consumer is not None]
         try:
@@ -247,7 +264,7 @@ class Runtime:
                 await self.metrics.measure_outbox(self.outbox_collections)
         except Exception as exc:  # noqa: BLE001 - a scrape during an outage still shows the counters
             log.warning("metrics: could not measure lag or outbox backlog: %r", exc)
-        return Response(200, self.metrics.render(), METRICS_CONTENT_TYPE)
+        return Response(self.metrics.render(), 200, media_type=METRICS_CONTENT_TYPE)
 
 
 async def _forever(task: Task) -> None:

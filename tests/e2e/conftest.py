@@ -54,10 +54,18 @@ class System:
             return await c.get(path, headers={"Authorization": f"Bearer {self.api_token}"})
 
     async def users(self, account: str, status: str | None = None) -> list[dict[str, Any]]:
-        query = f"?status={status}" if status else ""
-        response = await self.get("membership", f"/accounts/{account}/users{query}")
-        assert response.status_code == 200, response.text
-        return list(response.json()["users"])
+        """Every row of the Users page, page after page."""
+        rows: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            query = f"?limit=1000&after={after}" + (f"&status={status}" if status else "")
+            response = await self.get("membership", f"/accounts/{account}/users{query}")
+            assert response.status_code == 200, response.text
+            body = response.json()
+            rows += body["users"]
+            if body["next"] is None:
+                return rows
+            after = body["next"]
 
     async def visible(self, account: str, member: str) -> list[str]:
         clients: list[str] = []

@@ -17,6 +17,13 @@ from services.access_control.visibility import apply
 from tests.harness import Running, base_settings, running_service
 from tests.servers import Servers
 
+ACKNOWLEDGEMENTS = {
+    "RegisterClient": "ClientRegistered",
+    "SetClientSecurityTags": "ClientSecurityTagsSet",
+    "RemoveClient": "ClientRemoved",
+    "SetMemberSecurityTags": "MemberSecurityTagsSet",
+}
+
 
 class AccessHarness(Running):
     async def member_event(self, type_: str, account: str, data: dict[str, Any]) -> str:
@@ -62,7 +69,9 @@ class AccessHarness(Running):
             assert not rejected, rejected
             await asyncio.sleep(0.05)
         await self.events.settle(0.3)
-        return [e for e in self.events.envelopes(account) if e["causationid"] == command_id]
+        caused = [e for e in self.events.envelopes(account) if e["causationid"] == command_id]
+        assert caused and caused[0]["type"] == ACKNOWLEDGEMENTS[type_], caused  # its outcome
+        return [e for e in caused if e["type"] == "ClientVisibilityChanged"]
 
     def downstream_view(self, account: str) -> dict[str, set[str]]:
         view: dict[str, set[str]] = {}
