@@ -7,9 +7,9 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
-COPY contracts ./contracts
+COPY client ./client
 COPY services ./services
 COPY stack ./stack
-RUN pip install --no-deps .
+RUN pip install --no-deps ./client .
 USER nobody
 CMD ["python", "-m", "services.invitations"]

@@ -7,11 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: install lock stack-up stack-down stack-status lint schemas docs test test-fast check demo down clean
 
 # Every dependency, transitive ones included, at the version and hash in the lock file.
-$(STAMP): pyproject.toml requirements-dev.lock
+$(STAMP): pyproject.toml client/pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e ./client -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +39,7 @@ lint: install
 schemas: install
 	$(PY) -m contracts.schemas_tool write
 	$(PY) -m contracts.samples write
+	$(PY) -m services.asyncapi write
 
 # AsyncAPI documents validated, rendered to HTML and turned into Python models: build/docs/
 docs: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -17,13 +18,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from contracts import messages as m
+from contracts.common import Role
+from contracts.envelope import MessageData
+from contracts.topics import command_topic
+from pro_team_client import Event, Outcome, TeamApi, TeamClient
 
-from contracts.envelope import CONTENT_TYPE
-from contracts.topics import PARTITIONS
 from demo import processes
 from demo.processes import SERVICES
 from services.runtime.kafka_access import KafkaAccess
@@ -33,12 +37,6 @@ from stack.children import die_with_parent, exit_on_signals
 
 # The broker's SCRAM listener is published for the story, which plays the gateway.
 COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
-EVENT_TOPICS = [
-    "invitations.events",
-    "membership.events",
-    "access-control.events",
-    "notifications.events",
-]
 
 
 def docker_answers() -> bool:
@@ -94,73 +92,45 @@ def bring_up() -> tuple[KafkaAccess, str, str]:
 
 
 class Story:
+    """The seed story, played as a gateway plays it: only through the client package."""
+
     def __init__(self, access: KafkaAccess) -> None:
-        self.access = access
+        self.team = TeamClient(access)
+        self.api = TeamApi(api_token=os.environ.get("API_TOKEN", ""))
         self.account = f"acct-demo-{uuid.uuid4().hex[:6]}"
         self.owner = "user-olive"
-        self.seen: list[dict[str, Any]] = []
-        token = os.environ.get("API_TOKEN", "")
-        self.http = httpx.AsyncClient(
-            timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {}
-        )
+        self.seen: list[Event] = []
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(**self.access.aiokafka(), acks="all")
-        await self.producer.start()
-        self.consumer = AIOKafkaConsumer(**self.access.aiokafka(), enable_auto_commit=False)
-        await self.consumer.start()
-        partitions = [TopicPartition(t, p) for t in EVENT_TOPICS for p in range(PARTITIONS)]
-        self.consumer.assign(partitions)
-        for tp, offset in (await self.consumer.end_offsets(partitions)).items():
-            self.consumer.seek(tp, offset)
-        self.pump = asyncio.create_task(self._print_events())
+        await self.team.start()
+        self._tail = self.team.tail()
+        events = await self._tail.__aenter__()
+        self.pump = asyncio.create_task(self._print_events(events))
 
-    async def _print_events(self) -> None:
-        async for record in self.consumer:
-            event = json.loads(record.value)
-            if event.get("accountid") != self.account:
+    async def stop(self) -> None:
+        self.pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.pump
+        await self._tail.__aexit__(None, None, None)
+        await self.team.stop()
+        await self.api.close()
+
+    async def _print_events(self, events: AsyncIterator[Event]) -> None:
+        async for event in events:
+            if event.envelope.accountid != self.account:
                 continue
             self.seen.append(event)
-            data = event["data"]
-            line = f"<- {record.topic:22} {event['type']:24} {json.dumps(data)[:110]}"
-            print(f"      \033[2m{line}\033[0m")
+            data = json.dumps(event.envelope.data)[:110]
+            print(f"      \033[2m<- {event.topic:22} {event.type:24} {data}\033[0m")
 
-    async def send(
-        self, topic: str, type_: str, data: dict[str, Any], actor: str | None = None
-    ) -> str:
-        command_id = str(uuid.uuid4())
-        envelope = {
-            "specversion": "1.0",
-            "id": command_id,
-            "source": "/gateway",
-            "type": type_,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-            "datacontenttype": "application/json",
-            "accountid": self.account,
-            "correlationid": str(uuid.uuid4()),
-            "data": data,
-        }
-        if actor:
-            envelope["actorid"] = actor
-        print(f"\n   -> {topic:22} {type_} {json.dumps(data)[:100]}")
-        await self.producer.send_and_wait(
-            topic,
-            json.dumps(envelope).encode(),
-            key=self.account.encode(),
-            headers=[("content-type", CONTENT_TYPE.encode())],
-        )
-        return command_id
+    async def do(self, command: MessageData, actor: str | None = None) -> Outcome:
+        """Send a command and wait for its outcome, as the accept page and the admin screens
+        do (by `causationid`)."""
+        print(f"\n   -> {command_topic(type(command)):22} {type(command).__name__}", end=" ")
+        print(command.model_dump_json(exclude_none=True)[:100])
+        return await self.team.request(command, account_id=self.account, actor_id=actor)
 
-    async def outcome(self, command_id: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.seen:
-                if event.get("causationid") == command_id:
-                    return event
-            await asyncio.sleep(0.1)
-        raise SystemExit(f"no outcome for command {command_id} within {timeout}s")
-
-    async def wait_event(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+    async def wait_event(self, predicate: Any, timeout: float = 30) -> Event:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.seen:
@@ -171,83 +141,70 @@ class Story:
 
     async def users_table(self) -> None:
         await asyncio.sleep(0.7)
-        users = (
-            await self.http.get(f"http://127.0.0.1:8102/accounts/{self.account}/users")
-        ).json()["users"]
         print("\n   Users page")
         print(f"   {'email':28} {'status':13} {'roles':32} {'member_id':12} resends")
-        for u in users:
-            roles = ", ".join(u["roles"])
-            print(f"   {u['email']:28} {u['status']:13} {roles:32} {u['member_id']!s:12}", end="")
-            print(f" {u['resend_count']}")
+        async for u in self.api.users(self.account):
+            roles = ", ".join(u.roles)
+            print(f"   {u.email:28} {u.status.value:13} {roles:32} {u.member_id!s:12}", end="")
+            print(f" {u.resend_count}")
 
     async def visibility_table(self, members: list[str]) -> None:
         await asyncio.sleep(0.7)
         print("\n   Visibility")
         for member in members:
-            url = f"http://127.0.0.1:8104/accounts/{self.account}/members/{member}/visible-clients?limit=1000"
-            response = await self.http.get(url)
-            clients = response.json()["clients"] if response.status_code == 200 else []
+            clients = await self.api.visible_clients(self.account, member)
             print(f"   {member:14} sees {clients}")
 
     async def play(self, mailpit: str) -> None:
         step = iter(range(1, 100))
         print(f"\n== {next(step)}. Register the Pro account {self.account}")
-        await self.outcome(
-            await self.send(
-                "membership.commands",
-                "RegisterProAccount",
-                {
-                    "account_name": "Sunrise Health",
-                    "owner_user_id": self.owner,
-                    "owner_email": "olive@sunrise.example",
-                    "owner_name": "Olive Owner",
-                },
-                self.owner,
-            )
+        registration = m.RegisterProAccount(
+            account_name="Sunrise Health",
+            owner_user_id=self.owner,
+            owner_email="olive@sunrise.example",
+            owner_name="Olive Owner",
         )
-        await self.wait_event(lambda e: e["type"] == "MemberJoined")
+        (await self.do(registration, self.owner)).accepted()
+        await self.wait_event(lambda e: e.type == "MemberJoined")
         await self.users_table()
 
         print(f"\n== {next(step)}. Invite a practitioner with a custom message")
-        created = await self.outcome(
-            await self.send(
-                "invitations.commands",
-                "InviteTeamMember",
-                {
-                    "email": "Ann.Coach@Example.com",
-                    "roles": ["practitioner"],
-                    "message": "Welcome aboard!\nWe start Monday at 9.",
-                    "inviter_name": "Olive Owner",
-                    "invitee_name": "Ann Coach",
-                },
-                self.owner,
-            )
+        invite = m.InviteTeamMember(
+            email="Ann.Coach@Example.com",
+            roles=[Role.PRACTITIONER],
+            message="Welcome aboard!\nWe start Monday at 9.",
+            inviter_name="Olive Owner",
+            invitee_name="Ann Coach",
         )
+        created = (await self.do(invite, self.owner)).accepted().data
+        assert isinstance(created, m.InvitationCreated)
         await self.users_table()
-        email = await self.wait_event(lambda e: e["type"] == "EmailSent")
-        print(f"\n   The invitation email is in Mailpit: {mailpit}  (to {email['data']['to']})")
+        email = await self.wait_event(lambda e: e.type == "EmailSent")
+        assert isinstance(email.data, m.EmailSent)
+        print(f"\n   The invitation email is in Mailpit: {mailpit}  (to {email.data.to})")
 
+        print(f"\n== {next(step)}. Ann opens the link: the accept page looks the invitation up")
+        token = await accept_token_from_email(mailpit, email.data.to)
+        found = await self.api.look_up_invitation(self.account, created.invitation_id, token)
+        assert found is not None
         print(
-            f"\n== {next(step)}. Ann presses Accept Invitation (the gateway sends the link's token)"
+            f"   {found.inviter_name} invites {found.email_masked} to {found.account_name}", end=""
         )
-        token = await accept_token_from_email(mailpit, email["data"]["to"])
-        accepted = await self.outcome(
-            await self.send(
-                "invitations.commands",
-                "AcceptInvitation",
-                {
-                    "invitation_id": created["data"]["invitation_id"],
-                    "token": token,
-                    "user_id": "user-ann",
-                    "email": "ann.coach@example.com",
-                    "name": "Ann Coach",
-                },
-            )
+        print(f" as {', '.join(found.roles)} ({found.status.value}, until {found.expires_at})")
+
+        print(f"\n== {next(step)}. Ann presses Accept Invitation (the gateway sends the token)")
+        accept = m.AcceptInvitation(
+            invitation_id=created.invitation_id,
+            token=token,
+            user_id="user-ann",
+            email="ann.coach@example.com",
+            name="Ann Coach",
         )
-        assert accepted["type"] == "InvitationAccepted", accepted
+        accepted = await self.do(accept)
+        print(f"   outcome: {accepted.type}")
+        accepted.accepted()
         await self.wait_event(
-            lambda e: e["type"] == "MemberJoined" and e["data"]["member_id"] == "user-ann"
+            lambda e: e.type == "MemberJoined" and getattr(e.data, "member_id", "") == "user-ann"
         )
         await self.users_table()
 
@@ -259,55 +216,27 @@ class Story:
             ("kid-002", ["kids", "Sport"]),
             ("adult-001", ["Adults"]),
         ):
-            await self.send(
-                "access-control.commands",
-                "RegisterClient",
-                {"client_id": client, "security_tags": tags},
-                self.owner,
-            )
-        await self.send(
-            "access-control.commands",
-            "SetMemberSecurityTags",
-            {"member_id": "user-ann", "security_tags": ["KIDS"]},
-            self.owner,
-        )
+            registered = m.RegisterClient(client_id=client, security_tags=tags)
+            print(f"   outcome: {(await self.do(registered, self.owner)).accepted().type}")
+        tagged = m.SetMemberSecurityTags(member_id="user-ann", security_tags=["KIDS"])
+        print(f"   outcome: {(await self.do(tagged, self.owner)).accepted().type}")
         await self.visibility_table([self.owner, "user-ann"])
 
         print(f"\n== {next(step)}. Invite Bob, try to resend at once (rate limited), then revoke")
-        bob = await self.outcome(
-            await self.send(
-                "invitations.commands",
-                "InviteTeamMember",
-                {"email": "bob@example.com", "roles": ["practitioner", "billing_administrator"]},
-                self.owner,
-            )
+        bob_invite = m.InviteTeamMember(
+            email="bob@example.com", roles=[Role.PRACTITIONER, Role.BILLING_ADMINISTRATOR]
         )
+        bob = (await self.do(bob_invite, self.owner)).accepted().data
+        assert isinstance(bob, m.InvitationCreated)
         await self.users_table()
-        rejected = await self.outcome(
-            await self.send(
-                "invitations.commands",
-                "ResendInvitation",
-                {"invitation_id": bob["data"]["invitation_id"]},
-                self.owner,
-            )
-        )
-        print(f"   resend: {rejected['type']} ({rejected['data'].get('reason')})")
-        await self.outcome(
-            await self.send(
-                "invitations.commands",
-                "RevokeInvitation",
-                {"invitation_id": bob["data"]["invitation_id"]},
-                self.owner,
-            )
-        )
+        resent = await self.do(m.ResendInvitation(invitation_id=bob.invitation_id), self.owner)
+        print(f"   resend: {resent.type} ({resent.reason})")
+        await self.do(m.RevokeInvitation(invitation_id=bob.invitation_id), self.owner)
         await self.users_table()
 
-        print(f"\n== {next(step)}. Disconnect Ann: her access is revoked")
-        await self.outcome(
-            await self.send(
-                "membership.commands", "DisconnectMember", {"member_id": "user-ann"}, self.owner
-            )
-        )
+        print(f"\n== {next(step)}. Disconnect Ann (the trash icon): her access is revoked")
+        disconnected = await self.do(m.DisconnectMember(member_id="user-ann"), self.owner)
+        print(f"   outcome: {disconnected.accepted().type}: Success")
         await self.users_table()
         await self.visibility_table([self.owner, "user-ann"])
 
@@ -327,7 +256,10 @@ async def accept_token_from_email(mailpit: str, to: str) -> str:
 async def run(access: KafkaAccess, mailpit: str, exit_after: bool) -> None:
     story = Story(access)
     await story.start()
-    await story.play(mailpit)
+    try:
+        await story.play(mailpit)
+    finally:
+        await story.stop()
     print(f"\nDone. Mailpit (the invitation emails): {mailpit}")
     print("Users page:    curl http://127.0.0.1:8102/accounts/" + story.account + "/users")
     print(
@@ -335,10 +267,6 @@ async def run(access: KafkaAccess, mailpit: str, exit_after: bool) -> None:
         + story.account
         + "/members/user-olive/visible-clients"
     )
-    story.pump.cancel()
-    await story.consumer.stop()
-    await story.producer.stop()
-    await story.http.aclose()
     if exit_after:
         return
     print("\nEverything keeps running. Ctrl-C (or `make down`) stops it.")

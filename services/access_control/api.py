@@ -16,11 +16,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+from contracts.common import ID_PATTERN
+from contracts.http import VisibleClients
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from contracts.common import ID_PATTERN
 from services.access_control import visibility
 from services.access_control.store import AccessStore, key
 from services.runtime.http import ApiError
@@ -33,12 +34,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 After = Annotated[str | None, Query(max_length=64, description="The `next` of the last page.")]
 Since = Annotated[AwareDatetime | None, Query(description="From this time (RFC 3339).")]
 Until = Annotated[AwareDatetime | None, Query(description="Up to this time (RFC 3339).")]
-
-
-class VisibleClients(BaseModel):
-    member_id: str = Field(description="The member asked about.")
-    clients: list[str] = Field(description="A page of the client ids they see, sorted.")
-    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
 class Visible(BaseModel):

@@ -5,33 +5,14 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
-
 from contracts.common import format_time
-from services.invitations.domain import Status
+from contracts.http import InvitationLookup, InvitationStatus, LookupRequest
+from fastapi import APIRouter, Body
+
 from services.invitations.lookup import RateLimit, look_up
 from services.invitations.store import InvitationStore
 from services.runtime.clock import Clock
 from services.runtime.http import ApiError
-
-
-class LookupRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=256, description="The link's `token` parameter.")
-
-
-class InvitationLookup(BaseModel):
-    invitation_id: str = Field(description="The invitation.")
-    status: Status = Field(description="pending, accepted, expired or revoked.")
-    account_name: str = Field(description="The Pro account the invitee is asked to join.")
-    inviter_name: str | None = Field(description="Who invited them, when known.")
-    roles: list[str] = Field(description="The roles they will have.")
-    expires_at: str = Field(description="When the invitation expires (RFC 3339, UTC).")
-    email_masked: str = Field(
-        description="The invited address, masked (`a***@example.com`): the invitee must sign "
-        "in with that address to accept."
-    )
-
 
 INVALID_TOKEN = "unknown or dead invitation link"  # noqa: S105 - a message, not a secret
 
@@ -72,7 +53,7 @@ def router(store: InvitationStore, clock: Clock, live_links: int, limit: RateLim
             raise ApiError(404, INVALID_TOKEN, "invalid_token")
         return InvitationLookup(
             invitation_id=view.invitation_id,
-            status=view.status,
+            status=InvitationStatus(view.status.value),
             account_name=view.account_name,
             inviter_name=view.inviter_name,
             roles=view.roles,

@@ -15,6 +15,7 @@ from contracts.topics import (
     INVITATIONS_LINKS,
     MEMBERSHIP_EVENTS,
 )
+
 from services.invitations import api
 from services.invitations.handlers import InvitationHandlers
 from services.invitations.links import AcceptLinks

@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
-
 from contracts.common import ID_PATTERN, format_time
+from contracts.http import UserRow, UsersPage, UserStatus
+from fastapi import APIRouter, Query
+
 from services.membership.domain import Person, PersonStatus
 from services.membership.store import MembershipStore
 from services.runtime.http import ApiError
@@ -17,26 +17,6 @@ from services.runtime.http import ApiError
 _ACCOUNT_ID = re.compile(ID_PATTERN)
 _NOT_YET_MEMBER = {PersonStatus.PENDING, PersonStatus.EXPIRED}
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-
-
-class UserRow(BaseModel):
-    member_id: str | None = Field(description="The member id; null until the invitee joins.")
-    invitation_id: str | None = Field(description="The latest invitation of this person.")
-    email: str = Field(description="The person's email (lower case).")
-    name: str | None = Field(description="The display name, when known.")
-    roles: list[str] = Field(description="The roles held, or offered by a pending invitation.")
-    status: PersonStatus = Field(description="active, pending, expired or disconnected.")
-    invited_at: str | None = Field(description="When the latest invitation was sent.")
-    joined_at: str | None = Field(description="When the person joined.")
-    expires_at: str | None = Field(description="When a pending invitation expires.")
-    resend_count: int = Field(description="How many times the invitation was resent.")
-
-
-class UsersPage(BaseModel):
-    users: list[UserRow] = Field(description="A page of rows, in email order.")
-    next: str | None = Field(
-        description="Pass as `after` for the next page; null on the last page."
-    )
 
 
 def _time(value: datetime | None) -> str | None:
@@ -51,7 +31,7 @@ def user_row(person: Person) -> UserRow:
         email=person.email,
         name=person.name,
         roles=[role.value for role in person.roles],
-        status=person.status,
+        status=UserStatus(person.status.value),
         invited_at=_time(person.invited_at),
         joined_at=_time(person.joined_at),
         expires_at=_time(person.expires_at) if not_yet_member else None,

@@ -10,26 +10,17 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from contracts.http import Problem
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://pro-team.example/problems/"
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = Field(description="A URI naming the kind of problem.")
-    title: str = Field(description="The HTTP status in words.")
-    status: int = Field(description="The HTTP status code.")
-    detail: str = Field(description="What went wrong, for a person.")
-    instance: str = Field(description="The path that was asked for.")
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {

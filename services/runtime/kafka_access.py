@@ -1,97 +1,37 @@
-"""How a process reaches the broker: address, security protocol and SASL credentials.
-
-One value for the services (from their settings), the tests, the demo, the benchmarks and the
-stack's own tools, turned into aiokafka keyword arguments or a FastStream security object.
+"""How a process reaches the broker (the client package's `KafkaConnection`), plus what only
+a service or the stack needs: a FastStream security object, another principal's access.
 """
 
 from __future__ import annotations
 
-import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pro_team_client.connection import KafkaConnection, SaslMechanism, SecurityProtocol
 
-SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
-SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 _SASL_CLASSES = {
     "SCRAM-SHA-512": SASLScram512,
     "SCRAM-SHA-256": SASLScram256,
     "PLAIN": SASLPlaintext,
 }
 
+__all__ = ["KafkaAccess", "SaslMechanism", "SecurityProtocol"]
+
 
 @dataclass(frozen=True)
-class KafkaAccess:
-    bootstrap_servers: str
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
-    sasl_username: str = ""
-    sasl_password: str = ""
-    ssl_cafile: str = ""
-
-    @property
-    def principal(self) -> str:
-        return self.sasl_username if self.uses_sasl else "ANONYMOUS"
-
-    @property
-    def uses_sasl(self) -> bool:
-        return self.security_protocol.startswith("SASL")
-
-    @property
-    def uses_tls(self) -> bool:
-        return self.security_protocol.endswith("SSL")
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.uses_tls:
-            return None
-        return ssl.create_default_context(cafile=self.ssl_cafile or None)
-
-    def aiokafka(self) -> dict[str, Any]:
-        """Keyword arguments for AIOKafkaProducer/Consumer/AdminClient."""
-        options: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-        }
-        if self.uses_sasl:
-            options |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password,
-            }
-        if self.uses_tls:
-            options["ssl_context"] = self._ssl_context()
-        return options
-
+class KafkaAccess(KafkaConnection):
     def faststream_security(self) -> BaseSecurity | None:
         if self.uses_sasl:
             return _SASL_CLASSES[self.sasl_mechanism](
                 self.sasl_username,
                 self.sasl_password,
-                ssl_context=self._ssl_context(),
+                ssl_context=self.ssl_context(),
                 use_ssl=self.uses_tls,
             )
         if self.uses_tls:
-            return BaseSecurity(ssl_context=self._ssl_context(), use_ssl=True)
+            return BaseSecurity(ssl_context=self.ssl_context(), use_ssl=True)
         return None
-
-    def env(self) -> dict[str, str]:
-        """The environment variables the services read for this access."""
-        variables = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "KAFKA_SECURITY_PROTOCOL": self.security_protocol,
-        }
-        if self.uses_sasl:
-            variables |= {
-                "KAFKA_SASL_MECHANISM": self.sasl_mechanism,
-                "KAFKA_SASL_USERNAME": self.sasl_username,
-                "KAFKA_SASL_PASSWORD": self.sasl_password,
-            }
-        if self.ssl_cafile:
-            variables["KAFKA_SSL_CAFILE"] = self.ssl_cafile
-        return variables
 
     def as_principal(self, username: str, password: str) -> KafkaAccess:
         return KafkaAccess(
@@ -105,18 +45,5 @@ class KafkaAccess:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaAccess:
-        env = os.environ if environ is None else environ
-        protocol = env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
-        mechanism = env.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
-        if protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):
-            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not a security protocol")
-        if mechanism not in _SASL_CLASSES:
-            raise ValueError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not supported")
-        return cls(
-            env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            protocol,  # type: ignore[arg-type]
-            mechanism,  # type: ignore[arg-type]
-            env.get("KAFKA_SASL_USERNAME", ""),
-            env.get("KAFKA_SASL_PASSWORD", ""),
-            env.get("KAFKA_SSL_CAFILE", ""),
-        )
+        access: KafkaAccess = super().from_env(environ)
+        return access

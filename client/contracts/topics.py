@@ -90,6 +90,22 @@ def all_message_types() -> dict[str, type[BaseModel]]:
 
 
 COMMAND_TOPICS: Final = (INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, ACCESS_CONTROL_COMMANDS)
+# Where the outcome of a command on each command topic is published.
+OUTCOME_TOPIC: Final = {
+    INVITATIONS_COMMANDS: INVITATIONS_EVENTS,
+    MEMBERSHIP_COMMANDS: MEMBERSHIP_EVENTS,
+    ACCESS_CONTROL_COMMANDS: ACCESS_CONTROL_EVENTS,
+}
+
+
+def command_topic(command: type[BaseModel]) -> str:
+    """The topic a command is sent on."""
+    for topic in COMMAND_TOPICS:
+        if command in CATALOGUE[topic]:
+            return topic
+    raise ValueError(f"{command.__name__} is not a command of the contract")
+
+
 COMMAND_TYPES: Final = frozenset(
     model.__name__ for topic in COMMAND_TOPICS for model in CATALOGUE[topic]
 )

@@ -1,0 +1,146 @@
+"""The services' HTTP APIs, typed: the Users page, visible clients, the invitation look-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+from contracts.http import (
+    InvitationLookup,
+    LookupRequest,
+    Problem,
+    UserRow,
+    UsersPage,
+    UserStatus,
+    VisibleClients,
+)
+
+
+class ApiProblem(Exception):
+    """An HTTP API answered with an RFC 9457 problem."""
+
+    def __init__(self, problem: Problem, retry_after: float | None = None) -> None:
+        super().__init__(f"{problem.status} {problem.code}: {problem.detail}")
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    """Where each service's HTTP API answers (the local stack's defaults)."""
+
+    invitations: str = "http://127.0.0.1:8101"
+    membership: str = "http://127.0.0.1:8102"
+    access_control: str = "http://127.0.0.1:8104"
+
+
+class TeamApi:
+    def __init__(
+        self, urls: ServiceUrls | None = None, api_token: str = "", timeout: float = 10.0
+    ) -> None:
+        self.urls = urls or ServiceUrls()
+        headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+        self._http = httpx.AsyncClient(headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> TeamApi:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await self._http.request(method, url, **kwargs)
+        if response.status_code >= 400:
+            try:
+                problem = Problem.model_validate_json(response.content)
+            except ValueError:
+                problem = Problem(
+                    type="about:blank",
+                    title=response.reason_phrase,
+                    status=response.status_code,
+                    detail=response.text[:500],
+                    instance=str(response.url.path),
+                )
+            retry = response.headers.get("retry-after")
+            raise ApiProblem(problem, float(retry) if retry else None)
+        return response
+
+    # ---- membership ---------------------------------------------------------------------
+
+    async def users_page(
+        self,
+        account_id: str,
+        status: UserStatus | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> UsersPage:
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = status.value
+        if after:
+            params["after"] = after
+        url = f"{self.urls.membership}/accounts/{account_id}/users"
+        return UsersPage.model_validate_json((await self._call("GET", url, params=params)).content)
+
+    async def users(
+        self, account_id: str, status: UserStatus | None = None
+    ) -> AsyncIterator[UserRow]:
+        """Every row of the Users page, page after page (email order)."""
+        after: str | None = None
+        while True:
+            page = await self.users_page(account_id, status, 1000, after)
+            for row in page.users:
+                yield row
+            if page.next is None:
+                return
+            after = page.next
+
+    # ---- access_control -----------------------------------------------------------------
+
+    async def visible_clients(self, account_id: str, member_id: str) -> list[str]:
+        """Every client the member sees now, sorted ([] for a member access control does not
+        know: nobody has told it they joined)."""
+        url = f"{self.urls.access_control}/accounts/{account_id}/members/{member_id}"
+        clients: list[str] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 1000} | ({"after": after} if after else {})
+            try:
+                response = await self._call("GET", f"{url}/visible-clients", params=params)
+            except ApiProblem as problem:
+                if problem.problem.status == 404 and not clients:
+                    return []
+                raise
+            page = VisibleClients.model_validate_json(response.content)
+            clients += page.clients
+            if page.next is None:
+                return clients
+            after = page.next
+
+    # ---- invitations --------------------------------------------------------------------
+
+    async def look_up_invitation(
+        self, account_id: str, invitation_id: str, token: str
+    ) -> InvitationLookup | None:
+        """What an accept link invites to; None for a link that is not (or no longer) valid.
+        ApiProblem (429, with `retry_after`) when the invitation was looked up too often."""
+        url = f"{self.urls.invitations}/accounts/{account_id}/invitations/{invitation_id}/lookup"
+        body = LookupRequest(token=token).model_dump()
+        try:
+            response = await self._call("POST", url, json=body)
+        except ApiProblem as problem:
+            if problem.problem.code == "invalid_token":
+                return None
+            raise
+        return InvitationLookup.model_validate_json(response.content)
