@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-
+from contracts.http import UserStatus
 from contracts.topics import ACCESS, INVITATIONS_LINKS, PUBLIC_EVENT_TOPICS
+from pro_team_client import ServiceUrls, TeamApi, TeamClient
+
 from services.runtime.kafka_access import KafkaAccess
 from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
 from tests.mailpit import Mailbox
@@ -35,6 +37,8 @@ class System:
     unique: str
     admin: KafkaAccess  # the tests' super user (DLQs, private topics)
     links: Tap  # invitations.links read as the admin: what reaches the invitees' mailboxes
+    team: TeamClient  # the client package, as the gateway principal
+    api: TeamApi  # the client package's HTTP side
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def token_for(self, invitation_id: str, timeout: float = 60) -> str:
@@ -54,34 +58,12 @@ class System:
             return await c.get(path, headers={"Authorization": f"Bearer {self.api_token}"})
 
     async def users(self, account: str, status: str | None = None) -> list[dict[str, Any]]:
-        """Every row of the Users page, page after page."""
-        rows: list[dict[str, Any]] = []
-        after = ""
-        while True:
-            query = f"?limit=1000&after={after}" + (f"&status={status}" if status else "")
-            response = await self.get("membership", f"/accounts/{account}/users{query}")
-            assert response.status_code == 200, response.text
-            body = response.json()
-            rows += body["users"]
-            if body["next"] is None:
-                return rows
-            after = body["next"]
+        """Every row of the Users page (through the client package, page after page)."""
+        wanted = None if status is None else UserStatus(status)
+        return [row.model_dump(mode="json") async for row in self.api.users(account, wanted)]
 
     async def visible(self, account: str, member: str) -> list[str]:
-        clients: list[str] = []
-        after = ""
-        while True:
-            response = await self.get(
-                "access_control",
-                f"/accounts/{account}/members/{member}/visible-clients?limit=500&after={after}",
-            )
-            if response.status_code == 404:
-                return clients
-            body = response.json()
-            clients += body["clients"]
-            if not body["next"]:
-                return clients
-            after = body["next"]
+        return await self.api.visible_clients(account, member)
 
     async def eventually(self, check: Any, timeout: float = 60) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -133,6 +115,12 @@ async def start_system(
     producer = AIOKafkaProducer(**gateway.aiokafka(), acks="all")
     await producer.start()
     taps = {t: await open_tap(gateway, t) for t in PUBLIC_EVENT_TOPICS}
+    team = TeamClient(gateway)
+    await team.start()
+    urls = {name: f"http://127.0.0.1:{processes[name][0].port}" for name in SERVICES}
+    api = TeamApi(
+        ServiceUrls(urls["invitations"], urls["membership"], urls["access_control"]), token
+    )
     return System(
         processes,
         Gateway(producer),
@@ -142,6 +130,8 @@ async def start_system(
         unique,
         servers.kafka,
         await open_tap(servers.kafka, INVITATIONS_LINKS),
+        team,
+        api,
     )
 
 
@@ -149,6 +139,8 @@ async def stop_system(system: System) -> None:
     for tap in [*system.taps.values(), system.links]:
         await close_tap(tap)
     await system.gateway.producer.stop()
+    await system.team.stop()
+    await system.api.close()
     for group in system.processes.values():
         for process in group:
             process.stop()

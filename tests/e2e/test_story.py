@@ -7,32 +7,32 @@ from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+from contracts import messages as m
+from contracts.common import Role
 from contracts.topics import (
     ACCESS_CONTROL_COMMANDS,
     ACCESS_CONTROL_EVENTS,
-    INVITATIONS_COMMANDS,
-    INVITATIONS_EVENTS,
     MEMBERSHIP_COMMANDS,
     MEMBERSHIP_EVENTS,
     NOTIFICATIONS_EVENTS,
     PUBLIC_EVENT_TOPICS,
 )
+from pro_team_client import CommandRejectedError
+
 from tests.e2e.conftest import ACCEPT_BASE, System
 
 
 async def register(system: System, account: str, owner: str, owner_email: str) -> None:
-    command = await system.gateway.send(
-        MEMBERSHIP_COMMANDS,
-        "RegisterProAccount",
-        account,
-        {
-            "account_name": f"Clinic {account}",
-            "owner_user_id": owner,
-            "owner_email": owner_email,
-            "owner_name": "Olive Owner",
-        },
-        owner,
+    registration = m.RegisterProAccount(
+        account_name=f"Clinic {account}",
+        owner_user_id=owner,
+        owner_email=owner_email,
+        owner_name="Olive Owner",
     )
+    outcome = await system.team.request(registration, account_id=account, actor_id=owner)
+    command = outcome.command_id
+    assert outcome.accepted().type == "ProAccountRegistered"
     await system.taps[MEMBERSHIP_EVENTS].wait_for(
         lambda e: e.get("causationid") == command and e["type"] == "MemberJoined"
     )
@@ -44,23 +44,18 @@ async def register(system: System, account: str, owner: str, owner_email: str) -
 
 async def invite(
     system: System, account: str, owner: str, email: str, message: str = ""
-) -> dict[str, Any]:
-    command = await system.gateway.send(
-        INVITATIONS_COMMANDS,
-        "InviteTeamMember",
-        account,
-        {
-            "email": email,
-            "roles": ["practitioner"],
-            "message": message,
-            "inviter_name": "Olive Owner",
-            "invitee_name": "Ann Coach",
-        },
-        owner,
+) -> m.InvitationCreated:
+    command = m.InviteTeamMember(
+        email=email,
+        roles=[Role.PRACTITIONER],
+        message=message,
+        inviter_name="Olive Owner",
+        invitee_name="Ann Coach",
     )
-    outcome = await system.taps[INVITATIONS_EVENTS].outcome_of(command, timeout=60)
-    assert outcome["type"] == "InvitationCreated", outcome
-    return outcome
+    outcome = await system.team.request(command, account_id=account, actor_id=owner, timeout=60)
+    created = outcome.accepted().data
+    assert isinstance(created, m.InvitationCreated), outcome
+    return created
 
 
 def link_from(text: str) -> tuple[str, str, str]:
@@ -74,68 +69,67 @@ def link_from(text: str) -> tuple[str, str, str]:
 
 
 async def test_the_whole_story(system: System) -> None:
+    """Played as a gateway plays it: only through the client package (commands and their
+    outcomes by causationid, the HTTP APIs, the accept page's look-up)."""
+    team, api = system.team, system.api
     account, owner = f"acct-story-{system.unique}", "owner-olive"
     ann = f"ann-{system.unique}@example.com"
     await register(system, account, owner, f"olive-{system.unique}@example.com")
 
     # invite a practitioner with a custom message
     created = await invite(system, account, owner, ann, "Welcome aboard!\nStart Monday.")
-    invitation_id = created["data"]["invitation_id"]
+    invitation_id = created.invitation_id
     pending = await system.eventually(lambda: _row(system, account, ann, "pending"))
     assert pending["member_id"] is None and pending["invitation_id"] == invitation_id
 
-    # the email is in Mailpit; take the link out of it and accept
+    # the email is in Mailpit; the accept page looks the link up, then accepts
     [summary] = await system.mailbox.wait_for(ann, timeout=60)
     email = await system.mailbox.message(summary["ID"])
     assert "Welcome aboard!" in email["Text"]
     link_account, link_invitation, token = link_from(email["Text"])
     assert (link_account, link_invitation) == (account, invitation_id)
-    accept = await system.gateway.send(
-        INVITATIONS_COMMANDS,
-        "AcceptInvitation",
-        account,
-        {
-            "invitation_id": link_invitation,
-            "token": token,
-            "user_id": "user-ann",
-            "email": ann.upper(),
-            "name": "Ann Coach",
-        },
+    found = await api.look_up_invitation(link_account, link_invitation, token)
+    assert found is not None
+    assert (found.status.value, found.account_name) == ("pending", f"Clinic {account}")
+    assert (found.inviter_name, found.roles) == ("Olive Owner", ["practitioner"])
+    assert found.email_masked == f"a***@{ann.split('@')[1]}"
+    assert await api.look_up_invitation(link_account, link_invitation, token + "x") is None
+    accept = m.AcceptInvitation(
+        invitation_id=link_invitation,
+        token=token,
+        user_id="user-ann",
+        email=ann.upper(),
+        name="Ann Coach",
     )
-    assert (await system.taps[INVITATIONS_EVENTS].outcome_of(accept))[
-        "type"
-    ] == "InvitationAccepted"
+    accepted = await team.request(accept, account_id=account)
+    assert accepted.accepted().type == "InvitationAccepted"
+    again = await team.request(accept, account_id=account)  # a second press: same user
+    assert again.reason == "already_accepted"
     joined = await system.taps[MEMBERSHIP_EVENTS].wait_for(
         lambda e: e["type"] == "MemberJoined" and e["data"]["member_id"] == "user-ann"
     )
     assert joined[0]["data"]["invitation_id"] == invitation_id
     active = await system.eventually(lambda: _row(system, account, ann, "active"))
     assert active["member_id"] == "user-ann"
+    after = await api.look_up_invitation(account, invitation_id, token)
+    assert after is not None and after.status.value == "accepted"
     await system.taps[NOTIFICATIONS_EVENTS].wait_for(
         lambda e: e["type"] == "EmailSent" and e["data"]["to"] == ann, count=2
     )
 
-    # tag clients and the practitioner: visible-clients is exactly the tagged ones
+    # tag clients and the practitioner: each command answers; visible-clients is the tagged
     for client, tags in (
         ("kid-1", ["Kids"]),
         ("kid-2", ["kids", "sport"]),
         ("adult-1", ["Adults"]),
         ("plain", []),
     ):
-        await system.gateway.send(
-            ACCESS_CONTROL_COMMANDS,
-            "RegisterClient",
-            account,
-            {"client_id": client, "security_tags": tags},
-            owner,
-        )
-    await system.gateway.send(
-        ACCESS_CONTROL_COMMANDS,
-        "SetMemberSecurityTags",
-        account,
-        {"member_id": "user-ann", "security_tags": ["KIDS"]},
-        owner,
-    )
+        registered = m.RegisterClient(client_id=client, security_tags=tags)
+        outcome = await team.request(registered, account_id=account, actor_id=owner)
+        assert outcome.accepted().type == "ClientRegistered"
+    tagged = m.SetMemberSecurityTags(member_id="user-ann", security_tags=["KIDS"])
+    outcome = await team.request(tagged, account_id=account, actor_id=owner)
+    assert outcome.accepted().type == "MemberSecurityTagsSet"
     assert await system.eventually(
         lambda: _visible_is(system, account, "user-ann", ["kid-1", "kid-2"])
     )
@@ -145,29 +139,26 @@ async def test_the_whole_story(system: System) -> None:
 
     # resend and revoke a second invitation
     bob = f"bob-{system.unique}@example.com"
-    second = (await invite(system, account, owner, bob))["data"]["invitation_id"]
+    second = (await invite(system, account, owner, bob)).invitation_id
     await system.eventually(lambda: _row(system, account, bob, "pending"))
-    resend = await system.gateway.send(
-        INVITATIONS_COMMANDS, "ResendInvitation", account, {"invitation_id": second}, owner
-    )
-    assert (await system.taps[INVITATIONS_EVENTS].outcome_of(resend))["data"][
-        "reason"
-    ] == "rate_limited"
-    revoke = await system.gateway.send(
-        INVITATIONS_COMMANDS, "RevokeInvitation", account, {"invitation_id": second}, owner
-    )
-    assert (await system.taps[INVITATIONS_EVENTS].outcome_of(revoke))["type"] == "InvitationRevoked"
+    resend = m.ResendInvitation(invitation_id=second)
+    refused = await team.request(resend, account_id=account, actor_id=owner)
+    assert (refused.rejected, refused.reason) == (True, "rate_limited")
+    with pytest.raises(CommandRejectedError) as rejected:
+        refused.accepted()
+    assert rejected.value.reason == "rate_limited"
+    revoke = m.RevokeInvitation(invitation_id=second)
+    revoked_outcome = await team.request(revoke, account_id=account, actor_id=owner)
+    assert revoked_outcome.accepted().type == "InvitationRevoked"
     await system.eventually(lambda: _gone(system, account, bob))
 
     # disconnect the practitioner
-    disconnect = await system.gateway.send(
-        MEMBERSHIP_COMMANDS, "DisconnectMember", account, {"member_id": "user-ann"}, owner
-    )
-    disconnected = await system.taps[MEMBERSHIP_EVENTS].outcome_of(disconnect)
-    assert disconnected["type"] == "MemberDisconnected"
+    disconnect = m.DisconnectMember(member_id="user-ann")
+    disconnected = (await team.request(disconnect, account_id=account, actor_id=owner)).accepted()
+    assert disconnected.type == "MemberDisconnected"
     assert await system.eventually(lambda: _visible_is(system, account, "user-ann", []))
     revoked = await system.taps[ACCESS_CONTROL_EVENTS].wait_for(
-        lambda e: e["type"] == "ClientVisibilityChanged" and e["causationid"] == disconnected["id"]
+        lambda e: e["type"] == "ClientVisibilityChanged" and e["causationid"] == disconnected.id
     )
     assert [e["data"]["member_id"] for e in revoked] == ["user-ann"]
     assert sorted(c for e in revoked for c in e["data"]["revoked"]) == ["kid-1", "kid-2"]
