@@ -40,6 +40,7 @@ schemas: install
 	$(PY) -m contracts.schemas_tool write
 	$(PY) -m contracts.samples write
 	$(PY) -m services.asyncapi write
+	$(PY) -m services.contract_doc write
 
 # AsyncAPI documents validated, rendered to HTML and turned into Python models: build/docs/
 docs: install

@@ -185,7 +185,8 @@ def document(service: str) -> Spec:
             channels[key] = {
                 "address": dead,
                 "title": dead,
-                "description": f"What {service} could not read from {topic}: see `make dlq`.",
+                "description": f"What {service} could not read from {topic} "
+                "(inspect and replay: python -m services.dlq).",
                 "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
                 "bindings": {"kafka": {"topic": dead, "bindingVersion": _KAFKA_BINDING}},
             }

@@ -119,3 +119,65 @@ def describe(schema: dict[str, Any], model: type) -> None:
         text = BY_MESSAGE_FIELD.get(f"{model.__name__}.{name}") or BY_FIELD.get(name)
         if text is not None:
             prop["description"] = text
+
+
+# reason -> (what it means, what a gateway should do)
+REASONS: dict[str, tuple[str, str]] = {
+    "invalid": (
+        "The command does not match its schema (a missing field, a bad email, the `owner` "
+        "role, a limit passed); `detail` names the fields.",
+        "Show `detail` as a form error. A gateway that validates against the published "
+        "schemas first only sees this for addresses the RFC check refuses. Never retry as is.",
+    ),
+    "forbidden": (
+        "The actor (`actorid`) may not do this in this account: not an active owner or "
+        "administrator, or the target is the owner.",
+        "Show \"You don't have permission to do that\". Don't retry.",
+    ),
+    "not_found": (
+        "The invitation, member or client named does not exist in this account (or the "
+        "member is not active).",
+        "Refresh the screen: the row is gone or was never there.",
+    ),
+    "already_member": (
+        "The email belongs to an active member of the account.",
+        'Show "already on your team".',
+    ),
+    "already_invited": (
+        "The email has a pending invitation already.",
+        "Offer Resend Invite on the existing row instead.",
+    ),
+    "invalid_token": (
+        "The accept link is not one of the invitation's live links (unknown, mistyped, or "
+        "superseded by newer resends), or the invitation does not exist.",
+        'Show "This invitation link is not valid" and suggest asking for a new invitation.',
+    ),
+    "email_mismatch": (
+        "The signed-in user's email is not the invited address.",
+        "Ask the invitee to sign in with the invited address (the look-up shows it masked), "
+        "then accept again with the same link.",
+    ),
+    "expired": (
+        "The invitation's expiry has passed.",
+        'Show "This invitation has expired: ask for a new one"; an admin\'s Resend Invite '
+        "renews it with a new link.",
+    ),
+    "revoked": (
+        "An admin withdrew the invitation.",
+        'Show "This invitation was withdrawn".',
+    ),
+    "already_accepted": (
+        "The invitation was accepted before.",
+        "If the signed-in user is the one who accepted (a second press, a retried request), "
+        "treat it as success and take them in; otherwise show that the link was used.",
+    ),
+    "rate_limited": (
+        "Too many invitations from the account this hour, or a resend sooner than the minimum "
+        "interval after the last email.",
+        'Show "Please wait a minute and try again"; retry later with a new command id.',
+    ),
+    "conflict": (
+        "The account id is registered already, with another owner.",
+        "Don't retry: choose another account id.",
+    ),
+}
