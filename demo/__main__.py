@@ -22,14 +22,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+
 from contracts import messages as m
 from contracts.common import Role
 from contracts.envelope import MessageData
 from contracts.topics import command_topic
-from pro_team_client import Event, Outcome, TeamApi, TeamClient
-
 from demo import processes
 from demo.processes import SERVICES
+from pro_team_client import Event, Outcome, TeamApi, TeamClient
 from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
 from stack.__main__ import main as stack_main

@@ -18,7 +18,6 @@ from contracts.descriptions import REASONS
 from contracts.examples import envelope
 from contracts.schemas_tool import generate
 from contracts.topics import ACCESS, CATALOGUE, COMMAND_TOPICS, PARTITIONS, dlq_topic
-
 from services.asyncapi import ROOT, _builders
 
 CONTRACT = ROOT / "docs" / "contract.md"

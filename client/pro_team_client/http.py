@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
 from contracts.http import (
     InvitationLookup,
     LookupRequest,

@@ -18,9 +18,9 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from contracts.envelope import CONTENT_TYPE, CloudEvent, MessageData, new_id
 from contracts.topics import OUTCOME_TOPIC, PARTITIONS, PUBLIC_EVENT_TOPICS, command_topic
-
 from pro_team_client.connection import KafkaConnection
 from pro_team_client.outcomes import Event, Outcome, OutcomeTimeout
 

@@ -16,12 +16,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from contracts.common import ID_PATTERN
-from contracts.http import VisibleClients
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
+from contracts.common import ID_PATTERN
+from contracts.http import VisibleClients
 from services.access_control import visibility
 from services.access_control.store import AccessStore, key
 from services.runtime.http import ApiError

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from contracts.common import format_time
-from contracts.http import InvitationLookup, InvitationStatus, LookupRequest
 from fastapi import APIRouter, Body
 
+from contracts.common import format_time
+from contracts.http import InvitationLookup, InvitationStatus, LookupRequest
 from services.invitations.lookup import RateLimit, look_up
 from services.invitations.store import InvitationStore
 from services.runtime.clock import Clock

@@ -15,7 +15,6 @@ from contracts.topics import (
     INVITATIONS_LINKS,
     MEMBERSHIP_EVENTS,
 )
-
 from services.invitations import api
 from services.invitations.handlers import InvitationHandlers
 from services.invitations.links import AcceptLinks

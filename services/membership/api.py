@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from contracts.common import ID_PATTERN, format_time
-from contracts.http import UserRow, UsersPage, UserStatus
 from fastapi import APIRouter, Query
 
+from contracts.common import ID_PATTERN, format_time
+from contracts.http import UserRow, UsersPage, UserStatus
 from services.membership.domain import Person, PersonStatus
 from services.membership.store import MembershipStore
 from services.runtime.http import ApiError

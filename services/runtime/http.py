@@ -10,7 +10,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from contracts.http import Problem
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,6 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.http import Problem
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://pro-team.example/problems/"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
 from pro_team_client.connection import KafkaConnection, SaslMechanism, SecurityProtocol
 
 _SASL_CLASSES = {

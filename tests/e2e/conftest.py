@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from contracts.http import UserStatus
 from contracts.topics import ACCESS, INVITATIONS_LINKS, PUBLIC_EVENT_TOPICS
 from pro_team_client import ServiceUrls, TeamApi, TeamClient
-
 from services.runtime.kafka_access import KafkaAccess
 from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
 from tests.mailpit import Mailbox

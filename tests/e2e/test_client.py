@@ -5,12 +5,12 @@ the tail, and the HTTP side's problems."""
 from __future__ import annotations
 
 import pytest
+
 from contracts import messages as m
 from contracts.common import Role
 from contracts.topics import PUBLIC_EVENT_TOPICS
 from pro_team_client import ApiProblem, OutcomeTimeout
 from pro_team_client.outcomes import Event
-
 from tests.e2e.conftest import System
 from tests.e2e.test_story import register
 from tests.kafka_tools import position_group_at_end

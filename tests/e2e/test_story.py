@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
 from contracts import messages as m
 from contracts.common import Role
 from contracts.topics import (
@@ -19,7 +20,6 @@ from contracts.topics import (
     PUBLIC_EVENT_TOPICS,
 )
 from pro_team_client import CommandRejectedError
-
 from tests.e2e.conftest import ACCEPT_BASE, System
 
 
