@@ -19,6 +19,7 @@ from typing import Any
 from contracts.common import ID_PATTERN
 from contracts.envelope import CONTENT_TYPE
 from contracts.examples import envelope
+from contracts.generated import sync
 from contracts.schemas_tool import generate
 from contracts.topics import ACCESS, CATALOGUE, dlq_topic
 
@@ -228,19 +229,8 @@ def dump(spec: Spec) -> str:
 
 
 def main(argv: list[str]) -> int:
-    action = argv[0] if argv else "check"
-    stale = []
-    for service in _builders():
-        path = DOCS / f"{service}.json"
-        text = dump(document(service))
-        if action == "write":
-            DOCS.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        elif not path.exists() or path.read_text() != text:
-            stale.append(service)
-    for service in stale:
-        print(f"stale: docs/asyncapi/{service}.json (run: python -m services.asyncapi write)")
-    return 1 if stale else 0
+    files = {DOCS / f"{service}.json": dump(document(service)) for service in _builders()}
+    return sync(files, argv[0] if argv else "check")
 
 
 if __name__ == "__main__":

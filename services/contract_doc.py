@@ -16,6 +16,7 @@ from typing import Any
 from contracts.common import RejectionReason
 from contracts.descriptions import REASONS
 from contracts.examples import envelope
+from contracts.generated import sync
 from contracts.schemas_tool import generate
 from contracts.topics import ACCESS, CATALOGUE, COMMAND_TOPICS, PARTITIONS, dlq_topic
 from services.asyncapi import ROOT, _builders
@@ -129,26 +130,11 @@ def refresh(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    action = argv[0] if argv else "check"
-    stale = []
-    current = CONTRACT.read_text()
-    fresh = refresh(current)
-    documents = {s: json.dumps(openapi(s), indent=2, sort_keys=True) + "\n" for s in HTTP_SERVICES}
-    if action == "write":
-        CONTRACT.write_text(fresh)
-        OPENAPI.mkdir(parents=True, exist_ok=True)
-        for service, text in documents.items():
-            (OPENAPI / f"{service}.json").write_text(text)
-        return 0
-    if fresh != current:
-        stale.append("docs/contract.md")
-    for service, text in documents.items():
-        path = OPENAPI / f"{service}.json"
-        if not path.exists() or path.read_text() != text:
-            stale.append(f"docs/openapi/{service}.json")
-    for name in stale:
-        print(f"stale: {name} (run: make schemas)")
-    return 1 if stale else 0
+    files = {CONTRACT: refresh(CONTRACT.read_text())}
+    for service in HTTP_SERVICES:
+        files[OPENAPI / f"{service}.json"] = json.dumps(openapi(service), indent=2, sort_keys=True)
+        files[OPENAPI / f"{service}.json"] += "\n"
+    return sync(files, argv[0] if argv else "check")
 
 
 if __name__ == "__main__":

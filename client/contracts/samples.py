@@ -21,6 +21,7 @@ from typing import Any
 
 from contracts.common import ID_PATTERN, NAME_PATTERN, TAG_PATTERN, UUID_PATTERN
 from contracts.examples import envelope
+from contracts.generated import sync
 from contracts.schemas_tool import Schema, generate
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -171,19 +172,8 @@ def dump(samples: dict[str, list[Sample]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    action = argv[0] if argv else "check"
-    stale = []
-    for name, samples in generate_all().items():
-        path = SAMPLES_DIR / f"{name}.json"
-        text = dump(samples)
-        if action == "write":
-            SAMPLES_DIR.mkdir(exist_ok=True)
-            path.write_text(text)
-        elif not path.exists() or path.read_text() != text:
-            stale.append(name)
-    for name in stale:
-        print(f"stale samples: contracts/samples/{name}.json (run: make schemas)")
-    return 1 if stale else 0
+    files = {SAMPLES_DIR / f"{name}.json": dump(s) for name, s in generate_all().items()}
+    return sync(files, argv[0] if argv else "check")
 
 
 if __name__ == "__main__":
