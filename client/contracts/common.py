@@ -165,6 +165,9 @@ PersonName = Annotated[
 
 CustomMessage = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS)]
 
+ExpiresInDays = Annotated[int, Field(ge=1, le=30)]
+"""An invitation's own lifetime in whole days (1-30)."""
+
 
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 BY_FIELD: dict[str, str] = {
+    "expires_in_days": "A lifetime in days (1-30).",
     "email": "The invitee's or member's email address, normalised (trimmed, lower case).",
     "roles": "The roles, each one of the Role values.",
     "message": "The admin's personal message shown in the invitation email (the editable text).",
@@ -59,6 +60,20 @@ BY_FIELD: dict[str, str] = {
 }
 
 BY_MESSAGE_FIELD: dict[str, str] = {
+    "InviteTeamMember.security_tags": (
+        "The member's security tags, applied in the same step that makes them active (a "
+        "restricted practitioner never sees an unrestricted list). Absent: untagged unless an "
+        "admin tags them."
+    ),
+    "InviteTeamMember.expires_in_days": (
+        "This invitation's lifetime in days (1-30); absent: the service's setting (7)."
+    ),
+    "ResendInvitation.expires_in_days": (
+        "A new lifetime in days (1-30) from now; absent: the invitation's own lifetime again."
+    ),
+    "MemberJoined.security_tags": (
+        "The tags the invitation set, applied on joining; null: the invitation set none."
+    ),
     "InviteTeamMember.email": ("The invitee's email address (the service lower-cases it)."),
     "InviteTeamMember.roles": "1-4 distinct roles for the invitee; never `owner`.",
     "AcceptInvitation.email": "The signed-in user's verified email; must be the invited address.",

@@ -22,6 +22,7 @@ _INVITATION_DETAILS: dict[str, Any] = {
     "inviter_name": "Olive Owner",
     "account_name": "Harbour Health",
     "expires_at": EXPIRES,
+    "security_tags": ["kids"],
 }
 
 DATA: dict[str, dict[str, Any]] = {
@@ -31,8 +32,10 @@ DATA: dict[str, dict[str, Any]] = {
         "message": "Welcome aboard! Sign in with this address.",
         "inviter_name": "Olive Owner",
         "invitee_name": "Ann Lee",
+        "security_tags": ["kids"],
+        "expires_in_days": 14,
     },
-    "ResendInvitation": {"invitation_id": INVITATION},
+    "ResendInvitation": {"invitation_id": INVITATION, "expires_in_days": 7},
     "RevokeInvitation": {"invitation_id": INVITATION},
     "AcceptInvitation": {
         "invitation_id": INVITATION,
@@ -62,6 +65,7 @@ DATA: dict[str, dict[str, Any]] = {
         "name": "Ann Lee",
         "invited_by": OWNER,
         "accepted_at": "2026-11-28T09:30:00.000Z",
+        "security_tags": ["kids"],
     },
     "RegisterProAccount": {
         "account_name": "Harbour Health",
@@ -83,6 +87,7 @@ DATA: dict[str, dict[str, Any]] = {
         "roles": ["practitioner"],
         "invitation_id": INVITATION,
         "joined_at": "2026-11-28T09:30:00.123Z",
+        "security_tags": ["kids"],
     },
     "MemberRolesChanged": {
         "member_id": "user-ann",

@@ -43,6 +43,11 @@ class UserRow(BaseModel):
     joined_at: str | None = Field(description="When the person joined.")
     expires_at: str | None = Field(description="When a pending invitation expires.")
     resend_count: int = Field(description="How many times the invitation was resent.")
+    security_tags: list[str] | None = Field(
+        default=None,
+        description="Pending rows: the tags the invitation applies when the invitee joins "
+        "(null: none set). Members' tags: access control's visible-clients.",
+    )
 
 
 class UsersPage(BaseModel):

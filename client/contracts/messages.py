@@ -9,6 +9,7 @@ from contracts.common import (
     Email,
     EntityId,
     EventEmail,
+    ExpiresInDays,
     InvitationId,
     MemberRoles,
     PersonName,
@@ -31,12 +32,15 @@ class InviteTeamMember(MessageData):
     message: CustomMessage | None = None
     inviter_name: PersonName | None = None
     invitee_name: PersonName | None = None
+    security_tags: SecurityTags | None = None
+    expires_in_days: ExpiresInDays | None = None
 
 
 class ResendInvitation(MessageData):
     """Send a pending invitation's email again with a new link. Outcome: InvitationResent."""
 
     invitation_id: InvitationId
+    expires_in_days: ExpiresInDays | None = None
 
 
 class RevokeInvitation(MessageData):
@@ -71,6 +75,7 @@ class InvitationDetails(MessageData):
     inviter_name: str | None = None
     account_name: str
     expires_at: Timestamp
+    security_tags: list[str] | None = None
 
 
 class InvitationCreated(InvitationDetails):
@@ -119,6 +124,7 @@ class InvitationAccepted(MessageData):
     name: str | None = None
     invited_by: EntityId
     accepted_at: Timestamp
+    security_tags: list[str] | None = None
 
 
 # ---- membership.commands ----------------------------------------------------------------
@@ -166,6 +172,7 @@ class MemberJoined(MessageData):
     roles: MemberRoles
     invitation_id: InvitationId | None = None
     joined_at: Timestamp
+    security_tags: list[str] | None = None
 
 
 class MemberRolesChanged(MessageData):

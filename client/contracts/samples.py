@@ -89,8 +89,12 @@ def _bad_values(prop: Schema) -> Iterator[tuple[str, Any]]:
             for why, value in _bad_values(items):
                 if not isinstance(value, int):
                     yield f"a tag that is {why}", [value]
-    elif kind == "integer" and "minimum" in prop:
-        yield f"below {prop['minimum']}", prop["minimum"] - 1
+    elif kind == "integer":
+        if "minimum" in prop:
+            yield f"below {prop['minimum']}", prop["minimum"] - 1
+        if "maximum" in prop:
+            yield f"above {prop['maximum']}", prop["maximum"] + 1
+        yield "a fraction", 1.5
 
 
 def _good_values(prop: Schema) -> Iterator[tuple[str, Any]]:

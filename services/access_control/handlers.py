@@ -114,7 +114,10 @@ class AccessHandlers:
     # ---- membership.events -------------------------------------------------------------------
 
     async def member_joined(self, msg: Message[MemberJoined], uow: UnitOfWork) -> None:
-        await self._member_event(msg, msg.data.member_id, "active", msg.data.roles, uow)
+        """Active, with the invitation's tags (if it set any) in the same change: a restricted
+        practitioner's first answer is already the restricted one."""
+        tags = msg.data.security_tags
+        await self._member_event(msg, msg.data.member_id, "active", msg.data.roles, uow, tags)
 
     async def member_roles_changed(self, msg: Message[MemberRolesChanged], uow: UnitOfWork) -> None:
         await self._member_event(msg, msg.data.member_id, None, msg.data.roles, uow)
@@ -129,10 +132,13 @@ class AccessHandlers:
         status: str | None,
         roles: Sequence[Role],
         uow: UnitOfWork,
+        tags: list[str] | None = None,
     ) -> None:
         stored = await self._member(uow, msg.account_id, member_id)
         old = _current(stored, msg.account_id, member_id)
         new = replace(old, status=status or old.status, roles=tuple(r.value for r in roles))
+        if tags is not None:
+            new = replace(new, security_tags=tuple(tags))
         await self._member_moved(msg, stored, old, new, uow)
 
     async def _member_moved(

@@ -70,6 +70,8 @@ class Invitation:
     accepted_by: str | None = None
     accepted_at: datetime | None = None
     revoked_by: str | None = None
+    security_tags: tuple[str, ...] | None = None  # applied when the invitee joins
+    lifetime: timedelta | None = None  # its own; None: the policy's
 
     def status_at(self, now: datetime) -> Status:
         """A pending invitation past its expiry is expired, whether or not the sweeper ran."""
@@ -101,7 +103,19 @@ def _created_data(inv: Invitation) -> dict[str, object]:
         "inviter_name": inv.inviter_name,
         "account_name": inv.account_name,
         "expires_at": inv.expires_at,
+        "security_tags": _tags(inv),
     }
+
+
+def _tags(inv: Invitation) -> list[str] | None:
+    return None if inv.security_tags is None else list(inv.security_tags)
+
+
+def _lifetime(days: int | None, inv: Invitation | None, policy: Policy) -> timedelta:
+    """The lifetime asked for, else the invitation's own, else the policy's."""
+    if days is not None:
+        return timedelta(days=days)
+    return (inv.lifetime if inv is not None else None) or policy.ttl
 
 
 def decide_invite(
@@ -136,6 +150,8 @@ def decide_invite(
             RejectionReason.RATE_LIMITED,
             f"at most {policy.invites_per_account_per_hour} invitations per account per hour",
         )
+    lifetime = _lifetime(command.expires_in_days, None, policy)
+    tags = None if command.security_tags is None else tuple(command.security_tags)
     invitation = Invitation(
         id=invitation_id,
         account_id=account_id,
@@ -148,9 +164,11 @@ def decide_invite(
         inviter_name=command.inviter_name,
         status=Status.PENDING,
         created_at=now,
-        expires_at=now + policy.ttl,
+        expires_at=now + lifetime,
         last_sent_at=now,
         links=(Link(token_hash, now),),
+        security_tags=tags,
+        lifetime=None if command.expires_in_days is None else lifetime,
     )
     return invitation, InvitationCreated.model_validate(_created_data(invitation))
 
@@ -178,6 +196,7 @@ def decide_resend(
     now: datetime,
     policy: Policy,
     invitation_id: str = "",
+    expires_in_days: int | None = None,
 ) -> tuple[Invitation, InvitationResent]:
     require(actor, Permission.MANAGE_TEAM)
     inv = _require_found(inv, invitation_id)
@@ -196,10 +215,12 @@ def decide_resend(
             RejectionReason.ALREADY_INVITED,
             f"{inv.email} has another pending invitation {other_pending.id}",
         )
+    lifetime = _lifetime(expires_in_days, inv, policy)
     resent = replace(
         inv,
         status=Status.PENDING,
-        expires_at=now + policy.ttl,
+        lifetime=lifetime if expires_in_days is not None else inv.lifetime,
+        expires_at=now + lifetime,
         last_sent_at=now,
         resend_count=inv.resend_count + 1,
         links=(*inv.links, Link(token_hash, now))[-policy.live_links :],
@@ -249,6 +270,7 @@ def decide_accept(
         name=command.name or inv.invitee_name,
         invited_by=inv.inviter_id,
         accepted_at=now,
+        security_tags=_tags(inv),
     )
 
 

@@ -111,6 +111,7 @@ class InvitationHandlers:
             now=self.clock.now(),
             policy=self.policy,
             invitation_id=msg.data.invitation_id,
+            expires_in_days=msg.data.expires_in_days,
         )
         if other is not None:
             await self.expire(other)  # overdue (decide refused a live one): frees the email

@@ -44,6 +44,9 @@ class InvitationCodec:
             {"token_hash": link.token_hash, "issued_at": link.issued_at} for link in state.links
         ]
         doc["slot"] = slot(state)
+        doc["security_tags"] = None if state.security_tags is None else list(state.security_tags)
+        doc["lifetime_days"] = None if state.lifetime is None else state.lifetime.days
+        del doc["lifetime"]
         return doc
 
     def decode(self, doc: Document) -> Invitation:
@@ -66,6 +69,8 @@ class InvitationCodec:
             accepted_by=doc.get("accepted_by"),
             accepted_at=doc.get("accepted_at"),
             revoked_by=doc.get("revoked_by"),
+            security_tags=None if doc.get("security_tags") is None else tuple(doc["security_tags"]),
+            lifetime=None if not doc.get("lifetime_days") else timedelta(days=doc["lifetime_days"]),
         )
 
 

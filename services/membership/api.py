@@ -36,6 +36,7 @@ def user_row(person: Person) -> UserRow:
         joined_at=_time(person.joined_at),
         expires_at=_time(person.expires_at) if not_yet_member else None,
         resend_count=person.resend_count,
+        security_tags=None if person.pending_tags is None else list(person.pending_tags),
     )
 
 

@@ -48,6 +48,7 @@ class Person:
     expires_at: datetime | None = None
     resend_count: int = 0
     joined_invitations: tuple[str, ...] = ()
+    pending_tags: tuple[str, ...] | None = None  # the invitation's, until they join
 
     @property
     def is_owner(self) -> bool:
@@ -176,7 +177,12 @@ def on_invitation_created(
         invited_at=at,
         expires_at=event.expires_at,
         resend_count=0,
+        pending_tags=_tags(event.security_tags),
     )
+
+
+def _tags(tags: list[str] | None) -> tuple[str, ...] | None:
+    return None if tags is None else tuple(tags)
 
 
 def on_invitation_resent(person: Person | None, event: InvitationResent) -> Person | None:
@@ -189,6 +195,7 @@ def on_invitation_resent(person: Person | None, event: InvitationResent) -> Pers
         status=PersonStatus.PENDING,
         expires_at=event.expires_at,
         resend_count=max(person.resend_count, event.resend_count),
+        pending_tags=_tags(event.security_tags),
     )
 
 
@@ -233,6 +240,7 @@ def on_invitation_accepted(
         joined_at=event.accepted_at,
         expires_at=None,
         joined_invitations=(*base.joined_invitations, event.invitation_id),
+        pending_tags=None,
     )
     member_joined = MemberJoined(
         member_id=event.user_id,
@@ -241,5 +249,6 @@ def on_invitation_accepted(
         roles=list(event.roles),
         invitation_id=event.invitation_id,
         joined_at=event.accepted_at,
+        security_tags=event.security_tags,
     )
     return joined, [Emit(member_joined, id_from=event.invitation_id)]

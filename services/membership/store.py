@@ -29,6 +29,7 @@ class PersonCodec:
         doc["status"] = state.status.value
         doc["roles"] = [r.value for r in state.roles]
         doc["joined_invitations"] = list(state.joined_invitations)
+        doc["pending_tags"] = None if state.pending_tags is None else list(state.pending_tags)
         return doc
 
     def decode(self, doc: Document) -> Person:
@@ -45,6 +46,7 @@ class PersonCodec:
             expires_at=doc.get("expires_at"),
             resend_count=doc.get("resend_count", 0),
             joined_invitations=tuple(doc.get("joined_invitations", [])),
+            pending_tags=None if doc.get("pending_tags") is None else tuple(doc["pending_tags"]),
         )
 
 

@@ -70,6 +70,7 @@ async def accepted(
         name="Ann Coach",
         invited_by="owner-1",
         accepted_at="2026-11-28T12:00:00.000Z",
+        **extra,
     )
 
 
