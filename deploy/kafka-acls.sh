@@ -72,8 +72,12 @@ ADMIN=(--bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG")
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:downstream --operation Describe --topic notifications.events --resource-pattern-type literal
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:gateway --operation Read --topic notifications.events --resource-pattern-type literal
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:gateway --operation Describe --topic notifications.events --resource-pattern-type literal
+"$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:membership --operation Read --topic notifications.events --resource-pattern-type literal
+"$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:membership --operation Describe --topic notifications.events --resource-pattern-type literal
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:notifications --operation Write --topic notifications.events --resource-pattern-type literal
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:notifications --operation Describe --topic notifications.events --resource-pattern-type literal
+"$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:membership --operation Write --topic notifications.events.dlq --resource-pattern-type literal
+"$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:membership --operation Describe --topic notifications.events.dlq --resource-pattern-type literal
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:access_control --operation Read --group access_control --resource-pattern-type prefixed
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:downstream --operation Read --group downstream --resource-pattern-type prefixed
 "$BIN/kafka-acls.sh" "${ADMIN[@]}" --add --allow-principal User:gateway --operation Read --group gateway --resource-pattern-type prefixed

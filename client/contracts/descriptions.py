@@ -49,6 +49,7 @@ BY_FIELD: dict[str, str] = {
     "to": "The recipient's address.",
     "message_id": "The SMTP Message-ID of the sent email.",
     "error": "Why the email was not accepted by the SMTP server.",
+    "next_attempt_at": "When the next attempt is due (RFC 3339, UTC).",
     "attempts": "How many sending attempts were made.",
     "permanent": (
         "True when the email will not be retried (a permanent SMTP refusal or a bad address)."

@@ -121,6 +121,14 @@ DATA: dict[str, dict[str, Any]] = {
         "to": "coach.ann@example.com",
         "message_id": "<173.4@mail.example.com>",
     },
+    "EmailDeferred": {
+        "cause_id": "6a0f3c1e-2b4d-5e6f-8a9b-0c1d2e3f4a5b",
+        "template": "invitation",
+        "to": "coach.ann@example.com",
+        "error": "421 4.7.0 try again later",
+        "attempts": 1,
+        "next_attempt_at": "2026-11-28T09:30:02.000Z",
+    },
     "EmailFailed": {
         "cause_id": "6a0f3c1e-2b4d-5e6f-8a9b-0c1d2e3f4a5b",
         "template": "invitation",

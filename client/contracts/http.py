@@ -30,6 +30,13 @@ class UserStatus(StrEnum):
     DISCONNECTED = "disconnected"
 
 
+class EmailDelivery(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
 class UserRow(BaseModel):
     """One person on the Users page."""
 
@@ -47,6 +54,14 @@ class UserRow(BaseModel):
         default=None,
         description="Pending rows: the tags the invitation applies when the invitee joins "
         "(null: none set). Members' tags: access control's visible-clients.",
+    )
+    email_status: EmailDelivery | None = Field(
+        default=None,
+        description="Pending and expired rows: the latest invitation email's delivery "
+        "(sending, sent, retrying, failed); a resend starts again at sending. Null for members.",
+    )
+    email_failure: str | None = Field(
+        default=None, description="Why the email failed for good (email_status failed)."
     )
 
 

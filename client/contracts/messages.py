@@ -280,6 +280,18 @@ class EmailSent(MessageData):
     message_id: str
 
 
+class EmailDeferred(MessageData):
+    """An email's first attempt failed for a reason that may pass (the SMTP server is away,
+    4xx): it will be retried. EmailSent or EmailFailed follows."""
+
+    cause_id: str
+    template: str
+    to: str
+    error: str
+    attempts: int = Field(ge=1)
+    next_attempt_at: Timestamp
+
+
 class EmailFailed(MessageData):
     """An email could not be sent (retrying, or given up when `permanent`)."""
 

@@ -60,7 +60,7 @@ CATALOGUE: Final[dict[str, tuple[type[BaseModel], ...]]] = {
         m.ClientVisibilityChanged,
         m.CommandRejected,
     ),
-    NOTIFICATIONS_EVENTS: (m.EmailSent, m.EmailFailed),
+    NOTIFICATIONS_EVENTS: (m.EmailSent, m.EmailDeferred, m.EmailFailed),
 }
 
 SOURCES: Final = {
@@ -136,7 +136,9 @@ ACCESS: Final[dict[str, Access]] = {
         "invitations",
     ),
     "membership": Access(
-        (MEMBERSHIP_EVENTS,), (MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS), "membership"
+        (MEMBERSHIP_EVENTS,),
+        (MEMBERSHIP_COMMANDS, INVITATIONS_EVENTS, NOTIFICATIONS_EVENTS),
+        "membership",
     ),
     "notifications": Access(
         (NOTIFICATIONS_EVENTS,), (INVITATIONS_LINKS, MEMBERSHIP_EVENTS), "notifications"

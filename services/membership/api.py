@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from contracts.common import ID_PATTERN, format_time
-from contracts.http import UserRow, UsersPage, UserStatus
+from contracts.http import EmailDelivery, UserRow, UsersPage, UserStatus
 from services.membership.domain import Person, PersonStatus
+from services.membership.email_status import EmailOutcome, shown
 from services.membership.store import MembershipStore
 from services.runtime.http import ApiError
 
@@ -23,8 +24,9 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else format_time(value)
 
 
-def user_row(person: Person) -> UserRow:
+def user_row(person: Person, email: EmailOutcome | None = None) -> UserRow:
     not_yet_member = person.status in _NOT_YET_MEMBER
+    status, failure = shown(email, person.last_sent_at) if not_yet_member else (None, None)
     return UserRow(
         member_id=None if not_yet_member else person.member_id,
         invitation_id=person.invitation_id,
@@ -37,6 +39,8 @@ def user_row(person: Person) -> UserRow:
         expires_at=_time(person.expires_at) if not_yet_member else None,
         resend_count=person.resend_count,
         security_tags=None if person.pending_tags is None else list(person.pending_tags),
+        email_status=None if status is None else EmailDelivery(status.value),
+        email_failure=failure,
     )
 
 
@@ -63,8 +67,9 @@ def router(store: MembershipStore) -> APIRouter:
         wanted = None if status is None else status.value
         people = await store.people_of(account_id, wanted, after or None, limit + 1)
         page, more = people[:limit], len(people) > limit
-        return UsersPage(
-            users=[user_row(person) for person in page], next=page[-1].email if more else None
-        )
+        waiting = [p.email for p in page if p.status in _NOT_YET_MEMBER]
+        emails = await store.email_outcomes(account_id, waiting) if waiting else {}
+        rows = [user_row(person, emails.get(person.email)) for person in page]
+        return UsersPage(users=rows, next=page[-1].email if more else None)
 
     return users

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_COMMANDS, MEMBERSHIP_EVENTS
+from contracts.topics import (
+    INVITATIONS_EVENTS,
+    MEMBERSHIP_COMMANDS,
+    MEMBERSHIP_EVENTS,
+    NOTIFICATIONS_EVENTS,
+)
 from services.membership import api
 from services.membership.handlers import MembershipHandlers
 from services.membership.store import MembershipStore
@@ -36,6 +41,11 @@ def wire(runtime: Runtime) -> MembershipService:
         INVITATIONS_EVENTS,
         dispatch,
         description="Pending rows for invitations; acceptance makes an active member.",
+    )
+    runtime.consume(
+        NOTIFICATIONS_EVENTS,
+        dispatch,
+        description="Whether each invitation email was sent, is retrying or failed (Users page).",
     )
     runtime.publishes(
         MEMBERSHIP_EVENTS,

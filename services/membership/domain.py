@@ -49,6 +49,7 @@ class Person:
     resend_count: int = 0
     joined_invitations: tuple[str, ...] = ()
     pending_tags: tuple[str, ...] | None = None  # the invitation's, until they join
+    last_sent_at: datetime | None = None  # when the latest link was issued (created, resent)
 
     @property
     def is_owner(self) -> bool:
@@ -178,6 +179,7 @@ def on_invitation_created(
         expires_at=event.expires_at,
         resend_count=0,
         pending_tags=_tags(event.security_tags),
+        last_sent_at=at,
     )
 
 
@@ -185,7 +187,9 @@ def _tags(tags: list[str] | None) -> tuple[str, ...] | None:
     return None if tags is None else tuple(tags)
 
 
-def on_invitation_resent(person: Person | None, event: InvitationResent) -> Person | None:
+def on_invitation_resent(
+    person: Person | None, event: InvitationResent, at: datetime | None = None
+) -> Person | None:
     if person is None or person.invitation_id != event.invitation_id:
         return None
     if person.status not in (PersonStatus.PENDING, PersonStatus.EXPIRED):
@@ -196,6 +200,7 @@ def on_invitation_resent(person: Person | None, event: InvitationResent) -> Pers
         expires_at=event.expires_at,
         resend_count=max(person.resend_count, event.resend_count),
         pending_tags=_tags(event.security_tags),
+        last_sent_at=at if at is not None else person.last_sent_at,
     )
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.messages import (
     ChangeMemberRoles,
     DisconnectMember,
+    EmailDeferred,
+    EmailFailed,
+    EmailSent,
     InvitationAccepted,
     InvitationCreated,
     InvitationExpired,
@@ -13,6 +18,12 @@ from contracts.messages import (
     RegisterProAccount,
 )
 from services.membership import domain
+from services.membership.email_status import (
+    INVITATION_TEMPLATES,
+    EmailOutcome,
+    EmailStatus,
+    newer,
+)
 from services.membership.store import MembershipStore, by_member, person_key
 from services.runtime.authorisation import Authoriser
 from services.runtime.clock import Clock
@@ -36,6 +47,9 @@ class MembershipHandlers:
             .on(InvitationExpired, self.invitation_expired)
             .on(InvitationRevoked, self.invitation_revoked)
             .on(InvitationAccepted, self.invitation_accepted)
+            .on(EmailSent, self.email_sent)
+            .on(EmailDeferred, self.email_deferred)
+            .on(EmailFailed, self.email_failed)
         )
 
     # ---- membership.commands -----------------------------------------------------------------
@@ -82,7 +96,8 @@ class MembershipHandlers:
 
     async def invitation_resent(self, msg: Message[InvitationResent], uow: UnitOfWork) -> None:
         row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
-        await uow.commit(row, domain.on_invitation_resent(row.state, msg.data))
+        resent = domain.on_invitation_resent(row.state, msg.data, msg.envelope.time)
+        await uow.commit(row, resent)
 
     async def invitation_expired(self, msg: Message[InvitationExpired], uow: UnitOfWork) -> None:
         row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
@@ -96,3 +111,31 @@ class MembershipHandlers:
         row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
         joined, events = domain.on_invitation_accepted(row.state, msg.account_id, msg.data)
         await uow.commit(row, joined, events)
+
+    # ---- notifications.events: the invitation email's delivery, for the Users page ----------
+
+    async def email_sent(self, msg: Message[EmailSent], uow: UnitOfWork) -> None:
+        await self._email(msg, msg.data.template, msg.data.to, EmailStatus.SENT, None, uow)
+
+    async def email_deferred(self, msg: Message[EmailDeferred], uow: UnitOfWork) -> None:
+        data = msg.data
+        await self._email(msg, data.template, data.to, EmailStatus.RETRYING, data.error, uow)
+
+    async def email_failed(self, msg: Message[EmailFailed], uow: UnitOfWork) -> None:
+        data = msg.data
+        await self._email(msg, data.template, data.to, EmailStatus.FAILED, data.error, uow)
+
+    async def _email(
+        self,
+        msg: Message[Any],
+        template: str,
+        to: str,
+        status: EmailStatus,
+        reason: str | None,
+        uow: UnitOfWork,
+    ) -> None:
+        if template not in INVITATION_TEMPLATES:
+            return  # welcome emails don't show on the Users page
+        stored = await uow.load(self.store.emails, person_key(msg.account_id, to))
+        incoming = EmailOutcome(msg.account_id, to, msg.envelope.time, status, reason)
+        await uow.commit(stored, newer(stored.state, incoming))

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from contracts.common import Role
 from services.membership.domain import Account, Person, PersonStatus
+from services.membership.email_status import EmailOutcome, EmailStatus
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Filter, Index
 from services.runtime.service import Runtime
@@ -47,6 +48,24 @@ class PersonCodec:
             resend_count=doc.get("resend_count", 0),
             joined_invitations=tuple(doc.get("joined_invitations", [])),
             pending_tags=None if doc.get("pending_tags") is None else tuple(doc["pending_tags"]),
+            last_sent_at=doc.get("last_sent_at"),
+        )
+
+
+class EmailOutcomeCodec:
+    def key(self, state: EmailOutcome) -> str:
+        return person_key(state.account_id, state.email)
+
+    def encode(self, state: EmailOutcome) -> Document:
+        return {**asdict(state), "status": state.status.value}
+
+    def decode(self, doc: Document) -> EmailOutcome:
+        return EmailOutcome(
+            doc["account_id"],
+            doc["email"],
+            doc["at"],
+            EmailStatus(doc["status"]),
+            doc.get("reason"),
         )
 
 
@@ -86,10 +105,16 @@ class MembershipStore:
             ),
             PersonCodec(),
         )
+        self.emails = Repository(runtime.collection("email_outcomes"), EmailOutcomeCodec())
 
     async def team_member(self, account_id: str, member_id: str) -> TeamMember | None:
         person = (await self.people.load_where(by_member(account_id, member_id))).state
         return None if person is None else person.as_team_member()
+
+    async def email_outcomes(self, account_id: str, emails: list[str]) -> dict[str, EmailOutcome]:
+        keys = [person_key(account_id, email) for email in emails]
+        found = await self.emails.find({"_id": {"$in": keys}})
+        return {outcome.email: outcome for outcome in found}
 
     async def people_of(
         self, account_id: str, status: str | None, after: str | None = None, limit: int = 1000

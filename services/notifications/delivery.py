@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from contracts.messages import EmailFailed, EmailSent
+from contracts.messages import EmailDeferred, EmailFailed, EmailSent
 
 
 class DeliveryStatus(StrEnum):
@@ -82,12 +82,22 @@ class Delivery:
 
     def after_failure(
         self, attempts: int, error: str, permanent: bool, now: datetime, rule: RetryRule
-    ) -> tuple[Delivery, list[EmailFailed]]:
-        """Given up (with EmailFailed) or scheduled for another attempt (no event)."""
+    ) -> tuple[Delivery, list[EmailFailed | EmailDeferred]]:
+        """Given up (with EmailFailed) or scheduled for another attempt: the first time with
+        EmailDeferred (the Users page says "retrying"), later attempts quietly."""
         if permanent or attempts >= rule.max_attempts:
             done, event = self.failed_for_good(attempts, error, permanent)
             return done, [event]
-        later = replace(
-            self, attempts=attempts, last_error=error, next_attempt_at=now + rule.delay(attempts)
+        retry_at = now + rule.delay(attempts)
+        later = replace(self, attempts=attempts, last_error=error, next_attempt_at=retry_at)
+        if attempts > 1:
+            return later, []
+        deferred = EmailDeferred(
+            cause_id=self.cause_id,
+            template=self.template,
+            to=self.to,
+            error=error[:1000],
+            attempts=attempts,
+            next_attempt_at=retry_at,
         )
-        return later, []
+        return later, [deferred]

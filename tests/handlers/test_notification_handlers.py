@@ -124,7 +124,8 @@ async def test_transient_failures_back_off_then_send(
     assert await handlers.retry_due() == 0  # not due yet
     notifications.clock.advance(timedelta(seconds=2))
     assert await handlers.retry_due() == 1
-    assert notifications.types(cause) == ["EmailSent"] and len(mailer.sent) == 1
+    # the first failure says "retrying" (EmailDeferred), then the email goes out once
+    assert notifications.types(cause) == ["EmailDeferred", "EmailSent"] and len(mailer.sent) == 1
 
 
 async def test_permanent_and_exhausted_failures_are_reported(
@@ -138,7 +139,8 @@ async def test_permanent_and_exhausted_failures_are_reported(
     for _ in range(3):
         notifications.clock.advance(timedelta(minutes=5))
         await notifications.service.handlers.retry_due()
-    report = notifications.outcome(busy)
+    deferred, report = notifications.caused_by(busy)
+    assert (deferred["type"], deferred["data"]["attempts"]) == ("EmailDeferred", 1)
     assert (report["type"], report["data"]["attempts"], report["data"]["permanent"]) == (
         "EmailFailed",
         3,

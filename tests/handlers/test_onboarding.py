@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from contracts.common import utc_now
-from contracts.topics import MEMBERSHIP_EVENTS
+from contracts.topics import MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from tests.handlers.test_access_audit import make as make_access
 from tests.handlers.test_invitation_handlers import (
     Invitations,
@@ -20,6 +22,7 @@ from tests.handlers.test_membership_handlers import (
     Membership,
     accepted,
     invitation_event,
+    invited,
     row,
 )
 
@@ -132,3 +135,74 @@ async def test_joining_with_tags_never_shows_more_than_the_tags_allow() -> None:
     ]
     assert grants == [(["kid-1"], [])]  # the only change ever: no wider moment
     assert len(access.caused_by(joined)) == 1
+
+
+async def _users(service: Membership) -> dict[str, dict[str, Any]]:
+    app = service.runtime.http_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = (await c.get("/accounts/acct-1/users")).json()
+    return {row["email"]: row for row in body["users"]}
+
+
+async def _email_event(service: Membership, type_: str, to: str, **extra: Any) -> None:
+    data = {"cause_id": "c-1", "template": "invitation", "to": to, **extra}
+    await service.send(type_, data, topic=NOTIFICATIONS_EVENTS, actor=None)
+
+
+async def test_the_users_page_says_how_the_invitation_email_went(membership: Membership) -> None:
+    ann, bob = "ann@example.com", "bob@example.com"
+    ann_invitation = await invited(membership, ann)
+    await invited(membership, bob)
+    rows = await _users(membership)
+    assert (rows[ann]["email_status"], rows["owner-1@example.com"]["email_status"]) == (
+        "sending",
+        None,
+    )
+    membership.clock.advance(timedelta(seconds=1))
+    await _email_event(
+        membership,
+        "EmailDeferred",
+        ann,
+        error="421 later",
+        attempts=1,
+        next_attempt_at="2026-11-28T12:00:00Z",
+    )
+    await _email_event(membership, "EmailSent", bob, message_id="<m@x>")
+    rows = await _users(membership)
+    assert (rows[ann]["email_status"], rows[bob]["email_status"]) == ("retrying", "sent")
+    membership.clock.advance(timedelta(seconds=1))
+    await _email_event(
+        membership, "EmailFailed", ann, error="550 no such user", attempts=2, permanent=True
+    )
+    await _email_event(membership, "EmailSent", ann, template="welcome", message_id="<w@x>")
+    rows = await _users(membership)
+    assert (rows[ann]["email_status"], rows[ann]["email_failure"]) == ("failed", "550 no such user")
+    # a resend clears the failure; a late word about the old link changes nothing
+    membership.clock.advance(timedelta(seconds=1))
+    await invitation_event(
+        membership,
+        "InvitationResent",
+        invitation_id=ann_invitation,
+        email=ann,
+        roles=["practitioner"],
+        inviter_id="owner-1",
+        account_name="Sunrise Health",
+        expires_at="2026-12-05T12:00:00.000Z",
+        resend_count=1,
+    )
+    await membership.send(
+        "EmailFailed",
+        {
+            "cause_id": "c-0",
+            "template": "invitation",
+            "to": ann,
+            "error": "550 old",
+            "attempts": 1,
+            "permanent": True,
+        },
+        topic=NOTIFICATIONS_EVENTS,
+        actor=None,
+        age=timedelta(seconds=5),
+    )
+    rows = await _users(membership)
+    assert (rows[ann]["email_status"], rows[ann]["email_failure"]) == ("sending", None)

@@ -53,7 +53,11 @@ class NotificationsHarness(Running):
         return event_id, data
 
     async def result_of(self, cause_id: str) -> dict[str, Any]:
-        return await self.events.outcome_of(cause_id)
+        """The email's final word: EmailSent or EmailFailed (an EmailDeferred may come first)."""
+        found = await self.events.wait_for(
+            lambda e: e.get("causationid") == cause_id and e["type"] != "EmailDeferred", 30
+        )
+        return found[0]
 
 
 @pytest.fixture

@@ -202,7 +202,10 @@ async def test_emails_wait_while_smtp_is_unreachable_and_go_out_when_it_is_back(
             break
         await notifications.events.settle(0.1)
     assert all(d and d["status"] == "pending" and "Connect" in d["last_error"] for d in docs)
-    assert not notifications.events.envelopes(account)
+    # during the outage only "retrying" is said, once per email
+    deferred = notifications.events.envelopes(account)
+    assert sorted(e["causationid"] for e in deferred) == sorted(causes)
+    assert {e["type"] for e in deferred} == {"EmailDeferred"}
 
     server = ExtraMailpit(tmp_path, CLOSED_PORT)
     extra_mailpits.append(server)
