@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 from contracts import messages as m
 from contracts.common import Role
-from tests.e2e.conftest import System
+from contracts.topics import NOTIFICATIONS_EVENTS
+from tests.e2e.conftest import System, start_system, stop_system
 from tests.e2e.test_story import register
+from tests.processes import free_port
+from tests.servers import Servers
+from tests.services.notifications.conftest import ExtraMailpit
 
 
 async def test_tags_on_the_invitation_apply_with_no_moment_of_wider_visibility(
@@ -65,3 +70,45 @@ async def test_tags_on_the_invitation_apply_with_no_moment_of_wider_visibility(
 
 async def _sees(system: System, account: str, expected: list[str]) -> bool:
     return await system.visible(account, "user-tagged") == expected
+
+
+async def test_a_bounced_invitation_shows_failed_on_the_users_page(
+    servers: Servers, unique: str, tmp_path: Path
+) -> None:
+    """A Mailpit that refuses every recipient but `ok-...` plays the bouncing mail server."""
+    bouncer = ExtraMailpit(tmp_path, free_port(), "--smtp-allowed-recipients", "^ok-")
+    await bouncer.start()
+    extra = {"SMTP_PORT": str(bouncer.smtp_port), "RESEND_MIN_INTERVAL_SECONDS": "0"}
+    system = await start_system(servers, f"{unique}b", tmp_path, extra_env=extra)
+    try:
+        team, account, owner = system.team, f"acct-bounce-{unique}", "owner-olive"
+        await register(system, account, owner, f"ok-olive-{unique}@example.com")
+        good, bad = f"ok-{unique}@example.com", f"gone-{unique}@example.com"
+        for email in (good, bad):
+            invite = m.InviteTeamMember(email=email, roles=[Role.PRACTITIONER])
+            (await team.request(invite, account_id=account, actor_id=owner)).accepted()
+
+        async def statuses() -> dict[str, tuple[str | None, str | None]] | None:
+            rows = {r.email: r async for r in system.api.users(account)}
+            found = {
+                e: (None, None) if e not in rows else (rows[e].email_status, rows[e].email_failure)
+                for e in (good, bad)
+            }
+            done = found[good][0] == "sent" and found[bad][0] == "failed"
+            return found if done else None
+
+        found = await system.eventually(statuses)
+        assert found[bad][1] is not None and "550" in found[bad][1]
+        # Resend Invite: the new email bounces too, and the row says so again
+        (row,) = [r async for r in system.api.users(account) if r.email == bad]
+        assert row.invitation_id is not None and row.resend_count == 0
+        resend = m.ResendInvitation(invitation_id=row.invitation_id)
+        (await team.request(resend, account_id=account, actor_id=owner)).accepted()
+        await system.taps[NOTIFICATIONS_EVENTS].wait_for(
+            lambda e: e["type"] == "EmailFailed" and e["data"]["to"] == bad, count=2, timeout=60
+        )
+        again = await system.eventually(statuses)
+        assert again[bad][0] == "failed"
+    finally:
+        await stop_system(system)
+        bouncer.stop()
