@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 BY_FIELD: dict[str, str] = {
+    "invitees": "1-100 rows, each checked on its own like an InviteTeamMember.",
+    "results": "One result per row, in the rows' order.",
+    "index": "The row's position in `invitees` (from 0).",
     "expires_in_days": "A lifetime in days (1-30).",
     "email": "The invitee's or member's email address, normalised (trimmed, lower case).",
     "roles": "The roles, each one of the Role values.",
@@ -61,6 +64,15 @@ BY_FIELD: dict[str, str] = {
 }
 
 BY_MESSAGE_FIELD: dict[str, str] = {
+    "Invitee.email": "The invitee's email (checked per row).",
+    "Invitee.roles": "1-4 distinct roles, never `owner` (checked per row).",
+    "Invitee.invitee_name": "The invitee's name, to greet them (checked per row).",
+    "Invitee.security_tags": "Tags applied when they join (checked per row).",
+    "InviteTeamMembers.message": "The personal message of every invitation email.",
+    "InviteeResult.email": "The row's email as sent (normalised when it was valid).",
+    "InviteeResult.invitation_id": "The row's new invitation; null when the row was refused.",
+    "InviteeResult.reason": "Why the row was refused (a rejection reason); null when invited.",
+    "InviteeResult.detail": "Why, in words.",
     "InviteTeamMember.security_tags": (
         "The member's security tags, applied in the same step that makes them active (a "
         "restricted practitioner never sees an unrestricted list). Absent: untagged unless an "

@@ -35,6 +35,30 @@ DATA: dict[str, dict[str, Any]] = {
         "security_tags": ["kids"],
         "expires_in_days": 14,
     },
+    "InviteTeamMembers": {
+        "invitees": [
+            {"email": "coach.ann@example.com", "roles": ["practitioner"], "invitee_name": "Ann"},
+            {
+                "email": "bo@example.com",
+                "roles": ["practitioner", "administrator"],
+                "security_tags": ["north"],
+            },
+        ],
+        "message": "Welcome to the team!",
+        "inviter_name": "Olive Owner",
+        "expires_in_days": 14,
+    },
+    "TeamMembersInvited": {
+        "results": [
+            {"index": 0, "email": "coach.ann@example.com", "invitation_id": INVITATION},
+            {
+                "index": 1,
+                "email": "bo@example.com",
+                "reason": "already_member",
+                "detail": "bo@example.com is already a member",
+            },
+        ]
+    },
     "ResendInvitation": {"invitation_id": INVITATION, "expires_in_days": 7},
     "RevokeInvitation": {"invitation_id": INVITATION},
     "AcceptInvitation": {

@@ -36,6 +36,29 @@ class InviteTeamMember(MessageData):
     expires_in_days: ExpiresInDays | None = None
 
 
+MAX_INVITEES = 100
+
+
+class Invitee(MessageData):
+    """One row of InviteTeamMembers. Only its shape is checked with the command; each row is
+    then checked as an InviteTeamMember of its own, so a bad row is refused alone."""
+
+    email: str = Field(max_length=320)
+    roles: list[str] = Field(max_length=10)
+    invitee_name: str | None = Field(default=None, max_length=1000)
+    security_tags: list[str] | None = Field(default=None, max_length=1000)
+
+
+class InviteTeamMembers(MessageData):
+    """Invite up to 100 people in one command (one message for all). Outcome:
+    TeamMembersInvited (one result per row); each invitation also gets its InvitationCreated."""
+
+    invitees: list[Invitee] = Field(min_length=1, max_length=MAX_INVITEES)
+    message: CustomMessage | None = None
+    inviter_name: PersonName | None = None
+    expires_in_days: ExpiresInDays | None = None
+
+
 class ResendInvitation(MessageData):
     """Send a pending invitation's email again with a new link. Outcome: InvitationResent."""
 
@@ -97,6 +120,22 @@ class InvitationLinkIssued(InvitationDetails):
 
     resend_count: int = Field(default=0, ge=0)
     accept_token: str
+
+
+class InviteeResult(MessageData):
+    """What became of one row of InviteTeamMembers."""
+
+    index: int = Field(ge=0)
+    email: str
+    invitation_id: InvitationId | None = None
+    reason: RejectionReason | None = None
+    detail: str | None = None
+
+
+class TeamMembersInvited(MessageData):
+    """The outcome of InviteTeamMembers: one result per row, in the rows' order."""
+
+    results: list[InviteeResult]
 
 
 class InvitationRevoked(MessageData):

@@ -25,11 +25,13 @@ PARTITIONS: Final = 6
 CATALOGUE: Final[dict[str, tuple[type[BaseModel], ...]]] = {
     INVITATIONS_COMMANDS: (
         m.InviteTeamMember,
+        m.InviteTeamMembers,
         m.ResendInvitation,
         m.RevokeInvitation,
         m.AcceptInvitation,
     ),
     INVITATIONS_EVENTS: (
+        m.TeamMembersInvited,
         m.InvitationCreated,
         m.InvitationResent,
         m.InvitationRevoked,
@@ -96,6 +98,28 @@ OUTCOME_TOPIC: Final = {
     MEMBERSHIP_COMMANDS: MEMBERSHIP_EVENTS,
     ACCESS_CONTROL_COMMANDS: ACCESS_CONTROL_EVENTS,
 }
+
+
+# The event that answers each command on its outcome topic (or CommandRejected).
+OUTCOMES: Final[dict[type[BaseModel], type[BaseModel]]] = {
+    m.InviteTeamMember: m.InvitationCreated,
+    m.InviteTeamMembers: m.TeamMembersInvited,
+    m.ResendInvitation: m.InvitationResent,
+    m.RevokeInvitation: m.InvitationRevoked,
+    m.AcceptInvitation: m.InvitationAccepted,
+    m.RegisterProAccount: m.ProAccountRegistered,
+    m.DisconnectMember: m.MemberDisconnected,
+    m.ChangeMemberRoles: m.MemberRolesChanged,
+    m.RegisterClient: m.ClientRegistered,
+    m.RemoveClient: m.ClientRemoved,
+    m.SetClientSecurityTags: m.ClientSecurityTagsSet,
+    m.SetMemberSecurityTags: m.MemberSecurityTagsSet,
+}
+
+
+def outcome_types(command: type[BaseModel]) -> frozenset[str]:
+    """The types one of which answers `command`."""
+    return frozenset({OUTCOMES[command].__name__, m.CommandRejected.__name__})
 
 
 def command_topic(command: type[BaseModel]) -> str:

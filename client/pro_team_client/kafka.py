@@ -20,7 +20,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.envelope import CONTENT_TYPE, CloudEvent, MessageData, new_id
-from contracts.topics import OUTCOME_TOPIC, PARTITIONS, PUBLIC_EVENT_TOPICS, command_topic
+from contracts.topics import (
+    OUTCOME_TOPIC,
+    PARTITIONS,
+    PUBLIC_EVENT_TOPICS,
+    command_topic,
+    outcome_types,
+)
 from pro_team_client.connection import KafkaConnection
 from pro_team_client.outcomes import Event, Outcome, OutcomeTimeout
 
@@ -37,7 +43,8 @@ class TeamClient:
         self._producer: AIOKafkaProducer | None = None
         self._outcomes: AIOKafkaConsumer | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._waiting: dict[str, asyncio.Future[Event]] = {}
+        # command id -> (the types that can answer it, where the answer goes)
+        self._waiting: dict[str, tuple[frozenset[str], asyncio.Future[Event]]] = {}
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -66,7 +73,7 @@ class TeamClient:
             await self._outcomes.stop()
         if self._producer is not None:
             await self._producer.stop()
-        for waiting in self._waiting.values():
+        for _, waiting in self._waiting.values():
             waiting.cancel()
 
     async def __aenter__(self) -> TeamClient:
@@ -124,7 +131,8 @@ class TeamClient:
         """Send the command and wait for its one outcome (the event it caused, or its
         CommandRejected); OutcomeTimeout when none arrives in `timeout` seconds."""
         command_id = command_id or new_id()
-        waiting = self._waiting.setdefault(command_id, asyncio.get_running_loop().create_future())
+        waiting = asyncio.get_running_loop().create_future()
+        self._waiting[command_id] = (outcome_types(type(command)), waiting)
         try:
             await self.send(
                 command,
@@ -150,9 +158,12 @@ class TeamClient:
             event = Event.parse(record.topic, record.value)
             if event is None or event.envelope.causationid is None:
                 continue
-            waiting = self._waiting.get(event.envelope.causationid)
-            if waiting is not None and not waiting.done():
-                waiting.set_result(event)  # the first event a command caused is its outcome
+            found = self._waiting.get(event.envelope.causationid)
+            if found is None:
+                continue
+            answers, waiting = found
+            if event.type in answers and not waiting.done():
+                waiting.set_result(event)
 
     @contextlib.asynccontextmanager
     async def tail(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from contracts.common import RejectionReason, Role
 from contracts.messages import (
     AcceptInvitation,
@@ -20,9 +22,13 @@ from contracts.messages import (
     InvitationExpired,
     InvitationResent,
     InvitationRevoked,
+    Invitee,
+    InviteeResult,
     InviteTeamMember,
+    InviteTeamMembers,
 )
 from services.runtime.authorisation import Permission, TeamMember, require
+from services.runtime.inbound import describe
 from services.runtime.rules import Refusal
 
 
@@ -116,6 +122,36 @@ def _lifetime(days: int | None, inv: Invitation | None, policy: Policy) -> timed
     if days is not None:
         return timedelta(days=days)
     return (inv.lifetime if inv is not None else None) or policy.ttl
+
+
+@dataclass(frozen=True)
+class BulkInvite:
+    """An InviteTeamMembers command once done: what became of each row."""
+
+    command_id: str
+    account_id: str
+    results: tuple[InviteeResult, ...]
+
+
+def require_inviter(actor: TeamMember | None) -> TeamMember:
+    return require(actor, Permission.MANAGE_TEAM)
+
+
+def row_command(bulk: InviteTeamMembers, row: Invitee) -> InviteTeamMember:
+    """A bulk row as the InviteTeamMember it stands for; Refusal(invalid) when it is not one."""
+    fields = {
+        "email": row.email,
+        "roles": row.roles,
+        "invitee_name": row.invitee_name,
+        "security_tags": row.security_tags,
+        "message": bulk.message,
+        "inviter_name": bulk.inviter_name,
+        "expires_in_days": bulk.expires_in_days,
+    }
+    try:
+        return InviteTeamMember.model_validate(fields)
+    except ValidationError as exc:
+        raise Refusal(RejectionReason.INVALID, describe(exc)) from None
 
 
 def decide_invite(

@@ -5,30 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from contracts.common import RejectionReason
 from contracts.envelope import derived_id
 from contracts.messages import (
     AcceptInvitation,
+    InviteeResult,
     InviteTeamMember,
+    InviteTeamMembers,
     MemberDisconnected,
     MemberJoined,
     MemberRolesChanged,
     ProAccountRegistered,
     ResendInvitation,
     RevokeInvitation,
+    TeamMembersInvited,
 )
 from services.invitations import domain
 from services.invitations.domain import Invitation, Policy
 from services.invitations.links import AcceptLinks
 from services.invitations.store import InvitationStore
-from services.runtime.authorisation import Authoriser
+from services.runtime.authorisation import Authoriser, TeamMember
 from services.runtime.clock import Clock
 from services.runtime.collection import UniqueViolation, VersionConflict
 from services.runtime.dispatch import Dispatch, Message
 from services.runtime.events import Cause
-from services.runtime.rules import Event, Refusal
-from services.runtime.unit_of_work import Stored, UnitOfWork, UnitOfWorkFactory
+from services.runtime.rules import Emit, Event, Refusal
+from services.runtime.unit_of_work import AlreadyApplied, Stored, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ class InvitationHandlers:
     def register_all(self, dispatch: Dispatch) -> Dispatch:
         return (
             dispatch.on(InviteTeamMember, self.invite)
+            .on(InviteTeamMembers, self.invite_many)
             .on(ResendInvitation, self.resend)
             .on(RevokeInvitation, self.revoke)
             .on(AcceptInvitation, self.accept)
@@ -74,16 +79,63 @@ class InvitationHandlers:
     # ---- invitations.commands ----------------------------------------------------------------
 
     async def invite(self, msg: Message[InviteTeamMember], uow: UnitOfWork) -> None:
-        account, email, now = msg.account_id, msg.data.email, self.clock.now()
         invitation_id = derived_id(msg.envelope.id, "invitation")
         new = await uow.load_new(self.store.invitations, invitation_id)
         actor = await self.authoriser.actor(msg.envelope)
+        await self._invite_one(uow, new, invitation_id, msg.account_id, msg.data, actor)
+
+    async def invite_many(self, msg: Message[InviteTeamMembers], uow: UnitOfWork) -> None:
+        """Each row as an InviteTeamMember of its own (its own invitation, checks and rate
+        limit count); a refused row is refused alone. The summary, TeamMembersInvited, is
+        written last: a redelivery finds it and answers again; one that comes after a crash
+        mid-way finds the rows done so far (their invitations exist) and does the rest."""
+        summary = await uow.load_new(self.store.bulk_invites, msg.envelope.id)
+        actor = await self.authoriser.actor(msg.envelope)
+        domain.require_inviter(actor)
+        results = [
+            await self._invite_row(uow, msg, index, actor)
+            for index in range(len(msg.data.invitees))
+        ]
+        done = domain.BulkInvite(msg.envelope.id, msg.account_id, tuple(results))
+        await uow.commit(summary, done, [TeamMembersInvited(results=results)])
+
+    async def _invite_row(
+        self, uow: UnitOfWork, msg: Message[InviteTeamMembers], index: int, actor: TeamMember | None
+    ) -> InviteeResult:
+        row = msg.data.invitees[index]
+        invitation_id = derived_id(msg.envelope.id, "invitation", str(index))
+        try:
+            command = domain.row_command(msg.data, row)
+            new = await uow.load_new(self.store.invitations, invitation_id)
+            parts = (str(index),)
+            await self._invite_one(uow, new, invitation_id, msg.account_id, command, actor, parts)
+        except AlreadyApplied:
+            pass  # done before a crash: its invitation exists
+        except Refusal as refusal:
+            return InviteeResult(
+                index=index, email=row.email, reason=refusal.reason, detail=refusal.detail
+            )
+        return InviteeResult(index=index, email=command.email, invitation_id=invitation_id)
+
+    async def _invite_one(
+        self,
+        uow: UnitOfWork,
+        new: Stored[Invitation],
+        invitation_id: str,
+        account: str,
+        command: InviteTeamMember,
+        actor: TeamMember | None,
+        id_parts: tuple[str, ...] = (),
+    ) -> None:
+        """One invitation decided and committed with its public event and private link (a
+        bulk row's events get the row's `id_parts`, so each has its own id)."""
+        email, now = command.email, self.clock.now()
         pending = await self.store.pending(account, email)
         fresh = self.links.mint()
         invitation, created = domain.decide_invite(
             invitation_id=invitation_id,
             account_id=account,
-            command=msg.data,
+            command=command,
             actor=actor,
             account_name=await self.store.accounts.get(account) or account,
             is_active_member=await self.store.is_active_member(account, email),
@@ -94,7 +146,8 @@ class InvitationHandlers:
             policy=self.policy,
         )
         await self.expire(pending)  # overdue but not swept yet: close it to free the email
-        events: list[Event] = [created, self.links.issue(created, fresh)]
+        link = replace(self.links.issue(created, fresh), id_parts=id_parts)
+        events: list[Event] = [Emit(created, id_parts=id_parts), link]
         await uow.commit(new, invitation, events, on_unique=_pending_clash(email))
 
     async def resend(self, msg: Message[ResendInvitation], uow: UnitOfWork) -> None:

@@ -7,7 +7,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from contracts.common import Role
-from services.invitations.domain import Invitation, Link, Status
+from contracts.messages import InviteeResult
+from services.invitations.domain import BulkInvite, Invitation, Link, Status
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.projection import AccountNames
@@ -74,6 +75,21 @@ class InvitationCodec:
         )
 
 
+class BulkInviteCodec:
+    def key(self, state: BulkInvite) -> str:
+        return state.command_id
+
+    def encode(self, state: BulkInvite) -> Document:
+        return {
+            "account_id": state.account_id,
+            "results": [result.model_dump(mode="json") for result in state.results],
+        }
+
+    def decode(self, doc: Document) -> BulkInvite:
+        results = tuple(InviteeResult.model_validate(r) for r in doc.get("results", []))
+        return BulkInvite(doc["_id"], doc["account_id"], results)
+
+
 class InvitationStore:
     def __init__(self, runtime: Runtime) -> None:
         invitations = runtime.collection(
@@ -85,6 +101,7 @@ class InvitationStore:
         self.invitations = Repository(invitations, InvitationCodec())
         self.accounts = AccountNames(runtime.collection("accounts", outbox=False))
         self.members = runtime.collection("members", Index(("account_id", "email")), outbox=False)
+        self.bulk_invites = Repository(runtime.collection("bulk_invites"), BulkInviteCodec())
 
     async def document(self, invitation_id: str) -> Document | None:
         """The invitation as stored (operators and tests)."""

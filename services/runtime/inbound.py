@@ -36,7 +36,8 @@ class InvalidData:
 Outcome = Parsed | Unparseable | InvalidData
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> str:
+    """A validation error in one line: the first five problems, each with its field."""
     parts = []
     for err in exc.errors()[:5]:
         location = ".".join(str(p) for p in err["loc"]) or "(root)"
@@ -60,12 +61,12 @@ def parse(raw: bytes | None, models: dict[str, type[BaseModel]]) -> Outcome:
     try:
         envelope = RawEnvelope.model_validate(document)
     except ValidationError as exc:
-        return Unparseable(f"invalid CloudEvents envelope: {_describe(exc)}")
+        return Unparseable(f"invalid CloudEvents envelope: {describe(exc)}")
     model = models.get(envelope.type)
     if model is None:
         return InvalidData(envelope, f"unknown message type {envelope.type!r}", unknown_type=True)
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
-        return InvalidData(envelope, f"invalid {envelope.type}: {_describe(exc)}")
+        return InvalidData(envelope, f"invalid {envelope.type}: {describe(exc)}")
     return Parsed(envelope, data)

@@ -3,19 +3,23 @@ joining, each invitation's own lifetime), handler by handler over the in-memory 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from contracts.common import utc_now
-from contracts.topics import MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
+from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from tests.handlers.test_access_audit import make as make_access
 from tests.handlers.test_invitation_handlers import (
     Invitations,
     accept,
     created,
     invite,
+    joined,
+    make,
+    member_event,
     token_of,
 )
 from tests.handlers.test_membership_handlers import (
@@ -206,3 +210,97 @@ async def test_the_users_page_says_how_the_invitation_email_went(membership: Mem
     )
     rows = await _users(membership)
     assert (rows[ann]["email_status"], rows[ann]["email_failure"]) == ("sending", None)
+
+
+def _bulk(*rows: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"invitees": list(rows), "message": "Welcome!", **extra}
+
+
+async def test_a_bulk_invitation_answers_row_by_row(invitations: Invitations) -> None:
+    await joined_member(invitations, "prac-2")
+    payload = _bulk(
+        {"email": "Ann@Example.com", "roles": ["practitioner"], "security_tags": ["kids"]},
+        {"email": "not-an-email", "roles": ["practitioner"]},
+        {"email": "prac-2@example.com", "roles": ["practitioner"]},
+        {"email": "bo@example.com", "roles": ["owner"]},
+        {"email": "cy@example.com", "roles": ["administrator"], "invitee_name": "Cy"},
+        expires_in_days=10,
+    )
+    command = await invitations.send("InviteTeamMembers", payload)
+    summary = _summary(invitations, command)
+    results = summary["data"]["results"]
+    assert [(r["index"], r["reason"]) for r in results] == [
+        (0, None),
+        (1, "invalid"),
+        (2, "already_member"),
+        (3, "invalid"),
+        (4, None),
+    ]
+    assert results[0]["email"] == "ann@example.com" and results[1]["detail"]
+    created = {
+        e["data"]["invitation_id"]: e
+        for e in invitations.caused_by(command)
+        if e["type"] == "InvitationCreated"
+    }
+    assert set(created) == {results[0]["invitation_id"], results[4]["invitation_id"]}
+    ann = created[results[0]["invitation_id"]]["data"]
+    assert (ann["security_tags"], ann["message"]) == (["kids"], "Welcome!")
+    assert len(invitations.caused_by(command, INVITATIONS_LINKS)) == 2  # an email each
+    # redelivered: the same summary again, nothing created twice
+    before = len(invitations.publisher.records)
+    await invitations.send("InviteTeamMembers", payload, message_id=command)
+    again = [json.loads(r.value) for r in invitations.publisher.records[before:]]
+    assert [e["id"] for e in again] == [summary["id"]]
+
+
+def _summary(service: Invitations, command: str) -> dict[str, Any]:
+    [summary] = [e for e in service.caused_by(command) if e["type"] == "TeamMembersInvited"]
+    return summary
+
+
+async def test_bulk_rows_count_against_the_hourly_limit_one_by_one() -> None:
+    service = make(invites_per_account_per_hour=2)
+    await member_event(
+        service,
+        "ProAccountRegistered",
+        account_name="Sunrise Health",
+        owner_user_id="owner-1",
+        owner_email="owner-1@example.com",
+    )
+    await joined(service, "owner-1", ["owner"])
+    rows = [{"email": f"p{i}@example.com", "roles": ["practitioner"]} for i in range(3)]
+    command = await service.send("InviteTeamMembers", _bulk(*rows))
+    reasons = [r["reason"] for r in _summary(service, command)["data"]["results"]]
+    assert reasons == [None, None, "rate_limited"]
+
+
+async def test_a_bulk_invitation_is_refused_whole_for_a_stranger_or_too_many_rows(
+    invitations: Invitations,
+) -> None:
+    row = {"email": "ann@example.com", "roles": ["practitioner"]}
+    stranger = await invitations.send("InviteTeamMembers", _bulk(row), actor="nobody")
+    assert invitations.reason(stranger) == "forbidden"
+    too_many = await invitations.send("InviteTeamMembers", _bulk(*[row] * 101))
+    assert invitations.reason(too_many) == "invalid"
+    assert not [e for e in invitations.published() if e["type"] == "InvitationCreated"]
+
+
+async def joined_member(service: Invitations, user: str) -> None:
+    await joined(service, user, ["practitioner"])
+
+
+async def test_a_bulk_invitation_cut_short_by_a_crash_finishes_without_doubles(
+    invitations: Invitations,
+) -> None:
+    rows = [{"email": f"p{i}@example.com", "roles": ["practitioner"]} for i in range(3)]
+    command = await invitations.send("InviteTeamMembers", _bulk(*rows))
+    first = _summary(invitations, command)
+    # as if the process died after the rows and before the summary was written
+    bulk = invitations.service.store.bulk_invites.collection
+    doc = await bulk.get(command)
+    assert doc is not None and await bulk.delete(command, doc["version"])
+    created_before = {e["id"] for e in invitations.published() if e["type"] == "InvitationCreated"}
+    await invitations.send("InviteTeamMembers", _bulk(*rows), message_id=command)
+    created_after = {e["id"] for e in invitations.published() if e["type"] == "InvitationCreated"}
+    assert created_after == created_before  # no invitation twice
+    assert _summary(invitations, command)["data"] == first["data"]
