@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -36,6 +37,37 @@ class Role(StrEnum):
     ADMINISTRATOR = "administrator"
     CLIENT_ADMINISTRATOR = "client_administrator"
     BILLING_ADMINISTRATOR = "billing_administrator"
+
+
+class Locale(StrEnum):
+    """The languages emails are written in."""
+
+    EN = "en"
+    ES = "es"
+    FR = "fr"
+    DE = "de"
+
+
+TIME_ZONE_PATTERN = r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+    return value
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
+    ),
+    AfterValidator(_time_zone),
+]
+"""An IANA time zone name, e.g. `Europe/Paris`: the schema checks its shape, the service the
+tz database (the final word, as for emails)."""
 
 
 class RejectionReason(StrEnum):

@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 BY_FIELD: dict[str, str] = {
+    "locale": "The language of the emails: en, es, fr or de.",
+    "invitation_reminders": "Whether pending invitations get one automatic reminder email.",
+    "reminder_days_before_expiry": "How many days before expiry the reminder goes (1-29).",
+    "time_zone": "The IANA time zone the emails show dates in, e.g. Europe/Paris.",
+    "reminders": "How many automatic reminders this invitation has had.",
     "invitees": "1-100 rows, each checked on its own like an InviteTeamMember.",
     "results": "One result per row, in the rows' order.",
     "index": "The row's position in `invitees` (from 0).",
@@ -64,6 +69,11 @@ BY_FIELD: dict[str, str] = {
 }
 
 BY_MESSAGE_FIELD: dict[str, str] = {
+    "InviteTeamMember.locale": (
+        "The language of this invitation's emails; absent: the account's (AccountPreferencesSet),"
+        " else en."
+    ),
+    "InvitationReminded.expires_at": "The invitation's expiry (a reminder does not move it).",
     "Invitee.email": "The invitee's email (checked per row).",
     "Invitee.roles": "1-4 distinct roles, never `owner` (checked per row).",
     "Invitee.invitee_name": "The invitee's name, to greet them (checked per row).",

@@ -34,6 +34,7 @@ DATA: dict[str, dict[str, Any]] = {
         "invitee_name": "Ann Lee",
         "security_tags": ["kids"],
         "expires_in_days": 14,
+        "locale": "es",
     },
     "InviteTeamMembers": {
         "invitees": [
@@ -98,6 +99,24 @@ DATA: dict[str, dict[str, Any]] = {
         "owner_name": "Olive Owner",
     },
     "DisconnectMember": {"member_id": "user-ann"},
+    "SetAccountPreferences": {
+        "invitation_reminders": True,
+        "reminder_days_before_expiry": 3,
+        "locale": "fr",
+        "time_zone": "Europe/Paris",
+    },
+    "AccountPreferencesSet": {
+        "invitation_reminders": True,
+        "reminder_days_before_expiry": 3,
+        "locale": "fr",
+        "time_zone": "Europe/Paris",
+    },
+    "InvitationReminded": {
+        "invitation_id": INVITATION,
+        "email": "coach.ann@example.com",
+        "expires_at": EXPIRES,
+        "reminders": 1,
+    },
     "ChangeMemberRoles": {"member_id": "user-ann", "roles": ["practitioner", "administrator"]},
     "ProAccountRegistered": {
         "account_name": "Harbour Health",
@@ -172,6 +191,7 @@ DATA: dict[str, dict[str, Any]] = {
 _SOURCES = {
     "Invitation": "/services/invitations",
     "Member": "/services/membership",
+    "Account": "/services/membership",
     "ProAccount": "/services/membership",
     "Client": "/services/access-control",
     "Email": "/services/notifications",

@@ -11,6 +11,7 @@ from contracts.common import (
     EventEmail,
     ExpiresInDays,
     InvitationId,
+    Locale,
     MemberRoles,
     PersonName,
     RejectionReason,
@@ -18,6 +19,7 @@ from contracts.common import (
     SecurityTags,
     TeamRoles,
     Timestamp,
+    TimeZone,
 )
 from contracts.envelope import MessageData
 
@@ -34,6 +36,7 @@ class InviteTeamMember(MessageData):
     invitee_name: PersonName | None = None
     security_tags: SecurityTags | None = None
     expires_in_days: ExpiresInDays | None = None
+    locale: Locale | None = None
 
 
 MAX_INVITEES = 100
@@ -57,6 +60,7 @@ class InviteTeamMembers(MessageData):
     message: CustomMessage | None = None
     inviter_name: PersonName | None = None
     expires_in_days: ExpiresInDays | None = None
+    locale: Locale | None = None
 
 
 class ResendInvitation(MessageData):
@@ -99,6 +103,7 @@ class InvitationDetails(MessageData):
     account_name: str
     expires_at: Timestamp
     security_tags: list[str] | None = None
+    locale: Locale | None = None
 
 
 class InvitationCreated(InvitationDetails):
@@ -136,6 +141,16 @@ class TeamMembersInvited(MessageData):
     """The outcome of InviteTeamMembers: one result per row, in the rows' order."""
 
     results: list[InviteeResult]
+
+
+class InvitationReminded(MessageData):
+    """The sweeper sent an automatic reminder with a new link (the account's reminder setting;
+    at most one per link an admin sent). The expiry is unchanged; earlier links still work."""
+
+    invitation_id: InvitationId
+    email: EventEmail
+    expires_at: Timestamp
+    reminders: int = Field(ge=1)
 
 
 class InvitationRevoked(MessageData):
@@ -178,6 +193,16 @@ class RegisterProAccount(MessageData):
     owner_name: PersonName | None = None
 
 
+class SetAccountPreferences(MessageData):
+    """Change the account's preferences (owner or administrator); absent fields keep their
+    value. Outcome: AccountPreferencesSet."""
+
+    invitation_reminders: bool | None = None
+    reminder_days_before_expiry: int | None = Field(default=None, ge=1, le=29)
+    locale: Locale | None = None
+    time_zone: TimeZone | None = None
+
+
 class DisconnectMember(MessageData):
     """Remove a member from the team (the trash icon). Outcome: MemberDisconnected."""
 
@@ -200,6 +225,15 @@ class ProAccountRegistered(MessageData):
     account_name: str
     owner_user_id: EntityId
     owner_email: EventEmail
+
+
+class AccountPreferencesSet(MessageData):
+    """The account's preferences now (all of them)."""
+
+    invitation_reminders: bool
+    reminder_days_before_expiry: int = Field(ge=1, le=29)
+    locale: Locale
+    time_zone: str
 
 
 class MemberJoined(MessageData):

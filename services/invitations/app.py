@@ -48,6 +48,7 @@ def wire(runtime: Runtime, settings: InvitationsSettings) -> InvitationsService:
         settings.policy(),
         runtime.clock,
         settings.projection_grace_seconds,
+        settings.reminder_rule(),
     )
     handlers.register_all(dispatch)
     runtime.outbox.render = links.render

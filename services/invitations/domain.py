@@ -20,6 +20,7 @@ from contracts.messages import (
     InvitationAccepted,
     InvitationCreated,
     InvitationExpired,
+    InvitationReminded,
     InvitationResent,
     InvitationRevoked,
     Invitee,
@@ -46,6 +47,20 @@ class Policy:
     resend_interval: timedelta = timedelta(seconds=60)
     max_message_chars: int = 2000
     live_links: int = 5
+
+
+@dataclass(frozen=True)
+class ReminderRule:
+    """The account's reminder setting: one automatic reminder `days` before expiry."""
+
+    enabled: bool = True
+    days: int = 2
+
+    def due(self, expires_at: datetime, sent_at: datetime) -> datetime | None:
+        """When a link sent at `sent_at` is reminded of; None: never (off, or the reminder
+        would come before the email it reminds of)."""
+        due = expires_at - timedelta(days=self.days)
+        return due if self.enabled and due > sent_at else None
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,9 @@ class Invitation:
     revoked_by: str | None = None
     security_tags: tuple[str, ...] | None = None  # applied when the invitee joins
     lifetime: timedelta | None = None  # its own; None: the policy's
+    locale: str | None = None  # of its emails; None: the account's
+    reminder_due: datetime | None = None  # when the automatic reminder goes; None: never
+    reminders: int = 0
 
     def status_at(self, now: datetime) -> Status:
         """A pending invitation past its expiry is expired, whether or not the sweeper ran."""
@@ -110,6 +128,7 @@ def _created_data(inv: Invitation) -> dict[str, object]:
         "account_name": inv.account_name,
         "expires_at": inv.expires_at,
         "security_tags": _tags(inv),
+        "locale": inv.locale,
     }
 
 
@@ -167,6 +186,7 @@ def decide_invite(
     token_hash: str,
     now: datetime,
     policy: Policy,
+    reminders: ReminderRule = ReminderRule(),
 ) -> tuple[Invitation, InvitationCreated]:
     manager = require(actor, Permission.MANAGE_TEAM)
     if command.message is not None and len(command.message) > policy.max_message_chars:
@@ -205,6 +225,8 @@ def decide_invite(
         links=(Link(token_hash, now),),
         security_tags=tags,
         lifetime=None if command.expires_in_days is None else lifetime,
+        locale=None if command.locale is None else command.locale.value,
+        reminder_due=reminders.due(now + lifetime, now),
     )
     return invitation, InvitationCreated.model_validate(_created_data(invitation))
 
@@ -233,6 +255,7 @@ def decide_resend(
     policy: Policy,
     invitation_id: str = "",
     expires_in_days: int | None = None,
+    reminders: ReminderRule = ReminderRule(),
 ) -> tuple[Invitation, InvitationResent]:
     require(actor, Permission.MANAGE_TEAM)
     inv = _require_found(inv, invitation_id)
@@ -257,6 +280,7 @@ def decide_resend(
         status=Status.PENDING,
         lifetime=lifetime if expires_in_days is not None else inv.lifetime,
         expires_at=now + lifetime,
+        reminder_due=reminders.due(now + lifetime, now),
         last_sent_at=now,
         resend_count=inv.resend_count + 1,
         links=(*inv.links, Link(token_hash, now))[-policy.live_links :],
@@ -307,6 +331,39 @@ def decide_accept(
         invited_by=inv.inviter_id,
         accepted_at=now,
         security_tags=_tags(inv),
+    )
+
+
+def decide_remind(
+    inv: Invitation, token_hash: str, now: datetime, policy: Policy
+) -> tuple[Invitation, InvitationReminded] | None:
+    """The sweeper's reminder: a pending invitation whose reminder is due gets a new link
+    (earlier ones keep working) with the rules of a manual resend: not sooner than the resend
+    interval after the last email (then it waits). At most one per link an admin sent; the
+    expiry does not move."""
+    if inv.status_at(now) is not Status.PENDING or inv.reminder_due is None:
+        return None
+    if now < inv.reminder_due or now < inv.last_sent_at + policy.resend_interval:
+        return None
+    reminded = replace(
+        inv,
+        last_sent_at=now,
+        reminder_due=None,
+        reminders=inv.reminders + 1,
+        links=(*inv.links, Link(token_hash, now))[-policy.live_links :],
+    )
+    return reminded, InvitationReminded(
+        invitation_id=inv.id,
+        email=inv.email,
+        expires_at=inv.expires_at,
+        reminders=reminded.reminders,
+    )
+
+
+def reminder_details(inv: Invitation) -> InvitationResent:
+    """What the reminder email says (a resend's email, marked as a reminder)."""
+    return InvitationResent.model_validate(
+        {**_created_data(inv), "resend_count": inv.resend_count + inv.reminders}
     )
 
 

@@ -11,6 +11,7 @@ from contracts.common import RejectionReason
 from contracts.envelope import derived_id
 from contracts.messages import (
     AcceptInvitation,
+    AccountPreferencesSet,
     InviteeResult,
     InviteTeamMember,
     InviteTeamMembers,
@@ -23,7 +24,7 @@ from contracts.messages import (
     TeamMembersInvited,
 )
 from services.invitations import domain
-from services.invitations.domain import Invitation, Policy
+from services.invitations.domain import Invitation, Policy, ReminderRule
 from services.invitations.links import AcceptLinks
 from services.invitations.store import InvitationStore
 from services.runtime.authorisation import Authoriser, TeamMember
@@ -55,7 +56,9 @@ class InvitationHandlers:
         policy: Policy,
         clock: Clock,
         projection_grace_seconds: float,
+        reminders: ReminderRule = ReminderRule(),  # noqa: B008 - immutable
     ) -> None:
+        self.reminders = reminders  # for accounts without their own setting
         self.store = store
         self.unit_of_work = unit_of_work
         self.links = links
@@ -71,6 +74,7 @@ class InvitationHandlers:
             .on(RevokeInvitation, self.revoke)
             .on(AcceptInvitation, self.accept)
             .on(ProAccountRegistered, self.account_registered)
+            .on(AccountPreferencesSet, self.preferences_set)
             .on(MemberJoined, self.member_joined)
             .on(MemberRolesChanged, self.member_roles_changed)
             .on(MemberDisconnected, self.member_disconnected)
@@ -144,6 +148,7 @@ class InvitationHandlers:
             token_hash=fresh.link.token_hash,
             now=now,
             policy=self.policy,
+            reminders=await self.store.reminder_rule(account, self.reminders),
         )
         await self.expire(pending)  # overdue but not swept yet: close it to free the email
         link = replace(self.links.issue(created, fresh), id_parts=id_parts)
@@ -165,6 +170,7 @@ class InvitationHandlers:
             policy=self.policy,
             invitation_id=msg.data.invitation_id,
             expires_in_days=msg.data.expires_in_days,
+            reminders=await self.store.reminder_rule(msg.account_id, self.reminders),
         )
         if other is not None:
             await self.expire(other)  # overdue (decide refused a live one): frees the email
@@ -215,6 +221,33 @@ class InvitationHandlers:
         await self.unit_of_work(cause).commit(stored, expired, [event], remember=False)
         return True
 
+    async def remind(self, stored: Stored[Invitation]) -> bool:
+        """The automatic reminder of an invitation whose reminder is due; caused by that."""
+        if stored.state is None:
+            return False
+        fresh = self.links.mint()
+        decided = domain.decide_remind(
+            stored.state, fresh.link.token_hash, self.clock.now(), self.policy
+        )
+        if decided is None:
+            return False
+        reminded, event = decided
+        cause_id = f"{reminded.id}|reminder|{reminded.reminders}"
+        cause = Cause(cause_id, reminded.account_id, derived_id(cause_id, "correlation"), None)
+        details = domain.reminder_details(reminded)
+        link = self.links.issue(details, fresh, details.resend_count)
+        await self.unit_of_work(cause).commit(stored, reminded, [event, link], remember=False)
+        return True
+
+    async def sweep_reminders(self) -> int:
+        count = 0
+        for stored in await self.store.due_for_reminder(self.clock.now()):
+            try:
+                count += await self.remind(stored)
+            except (VersionConflict, UniqueViolation):
+                continue  # changed meanwhile: the next sweep decides again
+        return count
+
     async def sweep_expired(self) -> int:
         count = 0
         for stored in await self.store.overdue(self.clock.now()):
@@ -229,6 +262,8 @@ class InvitationHandlers:
             try:
                 if expired := await self.sweep_expired():
                     log.info("expired %d overdue invitations", expired)
+                if reminded := await self.sweep_reminders():
+                    log.info("sent %d automatic invitation reminders", reminded)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -242,6 +277,9 @@ class InvitationHandlers:
         await self.store.accounts.put(
             msg.account_id, data.account_name, owner_user_id=data.owner_user_id
         )
+
+    async def preferences_set(self, msg: Message[AccountPreferencesSet], _: UnitOfWork) -> None:
+        await self.store.accounts.put_preferences(msg.account_id, msg.data.model_dump(mode="json"))
 
     async def member_joined(self, msg: Message[MemberJoined], _: UnitOfWork) -> None:
         roles = [r.value for r in msg.data.roles]

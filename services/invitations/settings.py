@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, model_validator
 
-from services.invitations.domain import Policy
+from services.invitations.domain import Policy, ReminderRule
 from services.runtime.settings import ServiceSettings, load_settings
 
 
@@ -18,6 +18,9 @@ class InvitationsSettings(ServiceSettings):
     max_message_chars: int = Field(default=2000, ge=0, le=2000)
     live_links_per_invitation: int = Field(default=5, ge=1)
     expiry_sweep_seconds: float = Field(default=30, gt=0)
+    # Automatic reminders, for accounts that have not set their own (SetAccountPreferences).
+    invitation_reminders: bool = True
+    reminder_days_before_expiry: int = Field(default=2, ge=1, le=29)
     # The accept page's look-up: at most this many per invitation per minute (per instance).
     lookups_per_invitation_per_minute: int = Field(default=10, ge=1)
     # How long a command from an actor the membership projection doesn't know yet waits for
@@ -35,6 +38,9 @@ class InvitationsSettings(ServiceSettings):
                 "TEST_MODE=true"
             )
         return self
+
+    def reminder_rule(self) -> ReminderRule:
+        return ReminderRule(self.invitation_reminders, self.reminder_days_before_expiry)
 
     def policy(self) -> Policy:
         return Policy(

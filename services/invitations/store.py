@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from contracts.common import Role
 from contracts.messages import InviteeResult
-from services.invitations.domain import BulkInvite, Invitation, Link, Status
+from services.invitations.domain import BulkInvite, Invitation, Link, ReminderRule, Status
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.projection import AccountNames
@@ -72,6 +72,9 @@ class InvitationCodec:
             revoked_by=doc.get("revoked_by"),
             security_tags=None if doc.get("security_tags") is None else tuple(doc["security_tags"]),
             lifetime=None if not doc.get("lifetime_days") else timedelta(days=doc["lifetime_days"]),
+            locale=doc.get("locale"),
+            reminder_due=doc.get("reminder_due"),
+            reminders=doc.get("reminders", 0),
         )
 
 
@@ -97,6 +100,7 @@ class InvitationStore:
             Index(("slot",), unique=True),
             Index(("account_id", "created_at")),
             Index(("status", "expires_at")),
+            Index(("status", "reminder_due")),
         )
         self.invitations = Repository(invitations, InvitationCodec())
         self.accounts = AccountNames(runtime.collection("accounts", outbox=False))
@@ -121,6 +125,18 @@ class InvitationStore:
         return await self.invitations.load_many(where, limit=limit)
 
     # ---- projection of membership.events ---------------------------------------------------
+
+    async def due_for_reminder(self, now: datetime, limit: int = 500) -> list[Stored[Invitation]]:
+        where = {"status": "pending", "reminder_due": {"$lte": now}}
+        return await self.invitations.load_many(where, limit=limit)
+
+    async def reminder_rule(self, account_id: str, default: ReminderRule) -> ReminderRule:
+        """The account's reminder setting (AccountPreferencesSet), else the service's."""
+        preferences = await self.accounts.preferences(account_id)
+        return ReminderRule(
+            preferences.get("invitation_reminders", default.enabled),
+            preferences.get("reminder_days_before_expiry", default.days),
+        )
 
     async def actor(self, account_id: str, user_id: str) -> TeamMember | None:
         doc = await self.members.get(f"{account_id}|{user_id}")

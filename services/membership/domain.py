@@ -6,15 +6,17 @@ disconnected member are states of the same row (the Users page shows one row per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from contracts.common import RejectionReason, Role
+from contracts.common import Locale, RejectionReason, Role
 from contracts.messages import (
+    AccountPreferencesSet,
     InvitationAccepted,
     InvitationCreated,
     InvitationExpired,
+    InvitationReminded,
     InvitationResent,
     InvitationRevoked,
     MemberDisconnected,
@@ -22,6 +24,7 @@ from contracts.messages import (
     MemberRolesChanged,
     ProAccountRegistered,
     RegisterProAccount,
+    SetAccountPreferences,
 )
 from services.runtime.authorisation import Permission, TeamMember, require
 from services.runtime.rules import REMOVED, Emit, Event, Refusal, Removed
@@ -62,6 +65,16 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Preferences:
+    """An account's preferences; the defaults until an admin changes them."""
+
+    invitation_reminders: bool = True
+    reminder_days_before_expiry: int = 2
+    locale: Locale = Locale.EN
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Account:
     id: str
     name: str
@@ -69,6 +82,7 @@ class Account:
     owner_email: str
     owner_name: str | None
     registered_at: datetime
+    preferences: Preferences = Preferences()
 
     def owner(self) -> Person:
         """The owner's row on the Users page."""
@@ -116,6 +130,18 @@ def decide_register(
         joined_at=at,
     )
     return new, [registered, joined]
+
+
+def decide_preferences(
+    actor: TeamMember | None, account: Account | None, command: SetAccountPreferences
+) -> tuple[Account, AccountPreferencesSet]:
+    """The fields given replace the account's; the event states all of them."""
+    require(actor, Permission.MANAGE_TEAM)
+    if account is None:
+        raise Refusal(RejectionReason.NOT_FOUND, "no such account")
+    given = command.model_dump(exclude_none=True)
+    preferences = replace(account.preferences, **given)
+    return replace(account, preferences=preferences), AccountPreferencesSet(**asdict(preferences))
 
 
 def _require_changeable_member(target: Person | None, member_id: str) -> Person:
@@ -202,6 +228,17 @@ def on_invitation_resent(
         pending_tags=_tags(event.security_tags),
         last_sent_at=at if at is not None else person.last_sent_at,
     )
+
+
+def on_invitation_reminded(
+    person: Person | None, event: InvitationReminded, at: datetime
+) -> Person | None:
+    """An automatic reminder went out with a new link: its email is the one to watch now."""
+    if person is None or person.invitation_id != event.invitation_id:
+        return None
+    if person.status is not PersonStatus.PENDING:
+        return None
+    return replace(person, last_sent_at=at)
 
 
 def on_invitation_expired(person: Person | None, event: InvitationExpired) -> Person | None:

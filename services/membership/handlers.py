@@ -13,9 +13,11 @@ from contracts.messages import (
     InvitationAccepted,
     InvitationCreated,
     InvitationExpired,
+    InvitationReminded,
     InvitationResent,
     InvitationRevoked,
     RegisterProAccount,
+    SetAccountPreferences,
 )
 from services.membership import domain
 from services.membership.email_status import (
@@ -42,9 +44,11 @@ class MembershipHandlers:
             dispatch.on(RegisterProAccount, self.register)
             .on(DisconnectMember, self.disconnect)
             .on(ChangeMemberRoles, self.change_roles)
+            .on(SetAccountPreferences, self.set_preferences)
             .on(InvitationCreated, self.invitation_created)
             .on(InvitationResent, self.invitation_resent)
             .on(InvitationExpired, self.invitation_expired)
+            .on(InvitationReminded, self.invitation_reminded)
             .on(InvitationRevoked, self.invitation_revoked)
             .on(InvitationAccepted, self.invitation_accepted)
             .on(EmailSent, self.email_sent)
@@ -64,6 +68,12 @@ class MembershipHandlers:
         if owner_row.state is None:  # written first: a crash before the account leaves no gap
             await uow.commit(owner_row, owner, remember=False)
         await uow.commit(stored, account, events)
+
+    async def set_preferences(self, msg: Message[SetAccountPreferences], uow: UnitOfWork) -> None:
+        stored = await uow.load(self.store.accounts, msg.account_id)
+        actor = await self.authoriser.actor(msg.envelope)
+        account, event = domain.decide_preferences(actor, stored.state, msg.data)
+        await uow.commit(stored, account, [event])
 
     async def disconnect(self, msg: Message[DisconnectMember], uow: UnitOfWork) -> None:
         target = await uow.load_where(
@@ -98,6 +108,11 @@ class MembershipHandlers:
         row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
         resent = domain.on_invitation_resent(row.state, msg.data, msg.envelope.time)
         await uow.commit(row, resent)
+
+    async def invitation_reminded(self, msg: Message[InvitationReminded], uow: UnitOfWork) -> None:
+        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
+        reminded = domain.on_invitation_reminded(row.state, msg.data, msg.envelope.time)
+        await uow.commit(row, reminded)
 
     async def invitation_expired(self, msg: Message[InvitationExpired], uow: UnitOfWork) -> None:
         row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from contracts.common import Role
-from services.membership.domain import Account, Person, PersonStatus
+from contracts.common import Locale, Role
+from services.membership.domain import Account, Person, PersonStatus, Preferences
 from services.membership.email_status import EmailOutcome, EmailStatus
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Filter, Index
@@ -80,9 +80,12 @@ class AccountCodec:
             "owner_email": state.owner_email,
             "owner_name": state.owner_name,
             "registered_at": state.registered_at,
+            "preferences": asdict(state.preferences),
         }
 
     def decode(self, doc: Document) -> Account:
+        stored = doc.get("preferences") or {}
+        preferences = Preferences(**{**stored, "locale": Locale(stored.get("locale", "en"))})
         return Account(
             doc["_id"],
             doc["name"],
@@ -90,6 +93,7 @@ class AccountCodec:
             doc["owner_email"],
             doc.get("owner_name"),
             doc["registered_at"],
+            preferences,
         )
 
 

@@ -65,6 +65,8 @@ def parse(raw: bytes | None, models: dict[str, type[BaseModel]]) -> Outcome:
     model = models.get(envelope.type)
     if model is None:
         return InvalidData(envelope, f"unknown message type {envelope.type!r}", unknown_type=True)
+    if "data" not in document:
+        return InvalidData(envelope, f"invalid {envelope.type}: data: Field required")
     try:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:

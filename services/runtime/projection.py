@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.runtime.clock import Clock
 from services.runtime.collection import Collection
@@ -39,3 +39,11 @@ class AccountNames:
 
     async def put(self, account_id: str, name: str, **more: str) -> None:
         await self.collection.upsert_fields(account_id, {"name": name, **more})
+
+    async def preferences(self, account_id: str) -> dict[str, Any]:
+        """The account's preferences as AccountPreferencesSet last stated them ({}: none)."""
+        doc = await self.collection.get(account_id)
+        return dict((doc or {}).get("preferences") or {})
+
+    async def put_preferences(self, account_id: str, preferences: dict[str, Any]) -> None:
+        await self.collection.upsert_fields(account_id, {"preferences": preferences})

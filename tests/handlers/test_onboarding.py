@@ -304,3 +304,86 @@ async def test_a_bulk_invitation_cut_short_by_a_crash_finishes_without_doubles(
     created_after = {e["id"] for e in invitations.published() if e["type"] == "InvitationCreated"}
     assert created_after == created_before  # no invitation twice
     assert _summary(invitations, command)["data"] == first["data"]
+
+
+# ---- account preferences and automatic reminders ------------------------------------------
+
+
+async def test_account_preferences_are_set_by_an_admin_and_stated_whole(
+    membership: Membership,
+) -> None:
+    changed = await membership.send(
+        "SetAccountPreferences", {"reminder_days_before_expiry": 3, "time_zone": "Europe/Paris"}
+    )
+    assert membership.outcome(changed)["data"] == {
+        "invitation_reminders": True,
+        "reminder_days_before_expiry": 3,
+        "locale": "en",
+        "time_zone": "Europe/Paris",
+    }
+    again = await membership.send("SetAccountPreferences", {"locale": "de"})
+    assert membership.outcome(again)["data"]["time_zone"] == "Europe/Paris"  # kept
+    stranger = await membership.send("SetAccountPreferences", {"locale": "fr"}, actor="nobody")
+    assert membership.reason(stranger) == "forbidden"
+    for bad in ({"time_zone": "Mars/Olympus"}, {"reminder_days_before_expiry": 0}):
+        assert membership.reason(await membership.send("SetAccountPreferences", bad)) == "invalid"
+
+
+async def test_one_automatic_reminder_per_link_before_expiry(invitations: Invitations) -> None:
+    command = await invite(invitations, expires_in_days=5)
+    invitation_id = created(invitations, command)["data"]["invitation_id"]
+    first_token = token_of(invitations, command)
+    sweeper = invitations.service.handlers
+    invitations.clock.advance(timedelta(days=2, hours=23))
+    assert await sweeper.sweep_reminders() == 0  # due 2 days before expiry: not yet
+    invitations.clock.advance(timedelta(hours=1, seconds=1))
+    assert await sweeper.sweep_reminders() == 1
+    [reminded] = [e for e in invitations.published() if e["type"] == "InvitationReminded"]
+    assert (reminded["data"]["invitation_id"], reminded["data"]["reminders"]) == (
+        invitation_id,
+        1,
+    )
+    assert reminded["data"]["expires_at"] == created(invitations, command)["data"]["expires_at"]
+    links = [
+        e
+        for e in invitations.published(INVITATIONS_LINKS)
+        if e["data"]["invitation_id"] == invitation_id
+    ]
+    assert [link["data"]["resend_count"] for link in links] == [0, 1]  # the email says reminder
+    invitations.clock.advance(timedelta(hours=12))
+    assert await sweeper.sweep_reminders() == 0  # at most one per link
+    ok = await accept(invitations, invitation_id, first_token)  # the first link still works
+    assert invitations.outcome(ok)["type"] == "InvitationAccepted"
+
+
+async def test_no_reminder_when_the_account_turned_them_off(invitations: Invitations) -> None:
+    await invitations.send(
+        "AccountPreferencesSet",
+        {
+            "invitation_reminders": False,
+            "reminder_days_before_expiry": 2,
+            "locale": "en",
+            "time_zone": "UTC",
+        },
+        topic=MEMBERSHIP_EVENTS,
+        actor=None,
+    )
+    await invite(invitations, expires_in_days=5)
+    invitations.clock.advance(timedelta(days=4))
+    assert await invitations.service.handlers.sweep_reminders() == 0
+
+
+async def test_a_resend_arms_a_new_reminder(invitations: Invitations) -> None:
+    command = await invite(invitations, expires_in_days=3)
+    invitation_id = created(invitations, command)["data"]["invitation_id"]
+    sweeper = invitations.service.handlers
+    invitations.clock.advance(timedelta(days=1, seconds=1))
+    assert await sweeper.sweep_reminders() == 1
+    too_soon = await invitations.send("ResendInvitation", {"invitation_id": invitation_id})
+    assert invitations.reason(too_soon) == "rate_limited"  # the reminder was an email too
+    invitations.clock.advance(timedelta(seconds=61))
+    resent = await invitations.send("ResendInvitation", {"invitation_id": invitation_id})
+    assert invitations.outcome(resent)["type"] == "InvitationResent"
+    assert await sweeper.sweep_reminders() == 0
+    invitations.clock.advance(timedelta(days=1, seconds=1))
+    assert await sweeper.sweep_reminders() == 1  # one for the new link
