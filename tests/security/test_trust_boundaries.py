@@ -206,7 +206,7 @@ async def test_no_accept_token_on_any_topic_the_gateway_or_downstream_may_read(
     account, owner = f"acct-scan-{system.unique}", "owner-olive"
     await register(system, account, owner, f"olive-{system.unique}@example.com")
     created = await invite(system, account, owner, f"ann-{system.unique}@example.com")
-    invitation_id = created["data"]["invitation_id"]
+    invitation_id = created.invitation_id
     token = await system.token_for(invitation_id)
     await system.eventually(
         lambda: _row(system, account, f"ann-{system.unique}@example.com", "pending")
