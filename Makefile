@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock stack-up stack-down stack-status lint schemas docs test test-fast check demo down clean
+.PHONY: install lock stack-up stack-down stack-status lint schemas docs translations test test-fast check demo down clean
 
 # Every dependency, transitive ones included, at the version and hash in the lock file.
 $(STAMP): pyproject.toml client/pyproject.toml requirements-dev.lock
@@ -41,6 +41,12 @@ schemas: install
 	$(PY) -m contracts.samples write
 	$(PY) -m services.asyncapi write
 	$(PY) -m services.contract_doc write
+
+# The emails' message ids into services/notifications/locale/messages.pot, then the check that
+# every language's catalog (locale/<ll>/LC_MESSAGES/messages.po) translates each.
+translations: install
+	$(PY) -m services.notifications.catalogs pot
+	$(PY) -m services.notifications.catalogs check
 
 # AsyncAPI documents validated, rendered to HTML and turned into Python models: build/docs/
 docs: install

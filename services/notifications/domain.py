@@ -9,15 +9,8 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
-from contracts.common import Role
-
-ROLE_WORDS = {
-    Role.OWNER: "Owner",
-    Role.PRACTITIONER: "Practitioner",
-    Role.ADMINISTRATOR: "Administrator",
-    Role.CLIENT_ADMINISTRATOR: "Client administrator",
-    Role.BILLING_ADMINISTRATOR: "Billing administrator",
-}
+from contracts.common import Locale, Role
+from services.notifications import i18n
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -41,10 +34,8 @@ def recipient(address: str) -> str:
 
 
 def roles_in_words(roles: list[Role]) -> str:
-    words = [ROLE_WORDS.get(Role(r), str(r)) for r in roles]
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    """In English (`i18n.roles_in_words` says it in the reader's language)."""
+    return i18n.roles_in_words(roles)
 
 
 def accept_link(base: str, account_id: str, invitation_id: str, token: str) -> str:
@@ -60,7 +51,8 @@ def message_id(cause_id: str, domain: str) -> str:
 
 
 def readable_time(value: datetime) -> str:
-    return value.strftime("%A, %-d %B %Y at %H:%M UTC")
+    """In English and UTC (`i18n.readable_time` says it in the reader's language and zone)."""
+    return i18n.readable_time(value, Locale.EN, None)
 
 
 @dataclass(frozen=True)
@@ -69,31 +61,18 @@ class InvitationEmail:
 
     product_name: str
     account_name: str
-    inviter_name: str
-    invitee_name: str
+    inviter_name: str | None  # None: "your team's administrator", in the reader's language
+    invitee_name: str | None  # None: "Hi there"
     roles: str
     message: str | None
     accept_url: str
     expires: str
     reminder: bool
 
-    @property
-    def subject(self) -> str:
-        prefix = "Reminder: " if self.reminder else ""
-        return header_safe(
-            f"{prefix}{self.inviter_name} invited you to join {self.account_name} "
-            f"on {self.product_name}",
-            250,
-        )
-
 
 @dataclass(frozen=True)
 class WelcomeEmail:
     product_name: str
     account_name: str
-    member_name: str
+    member_name: str | None
     roles: str
-
-    @property
-    def subject(self) -> str:
-        return header_safe(f"Welcome to {self.account_name} on {self.product_name}", 250)

@@ -9,8 +9,14 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
-from contracts.messages import InvitationLinkIssued, MemberJoined, ProAccountRegistered
-from services.notifications import domain
+from contracts.common import Locale
+from contracts.messages import (
+    AccountPreferencesSet,
+    InvitationLinkIssued,
+    MemberJoined,
+    ProAccountRegistered,
+)
+from services.notifications import domain, i18n
 from services.notifications.delivery import Delivery, RetryRule
 from services.notifications.domain import BadRecipient, InvitationEmail, WelcomeEmail
 from services.notifications.mailer import Outgoing, Renderer, Sender, SendFailure, build_message
@@ -58,6 +64,7 @@ class NotificationHandlers:
             dispatch.on(InvitationLinkIssued, self.link_issued)
             .on(ProAccountRegistered, self.account_registered)
             .on(MemberJoined, self.member_joined)
+            .on(AccountPreferencesSet, self.preferences_set)
         )
 
     # ---- inbound events ----------------------------------------------------------------------
@@ -71,6 +78,9 @@ class NotificationHandlers:
     async def account_registered(self, msg: Message[ProAccountRegistered], _: UnitOfWork) -> None:
         await self.store.accounts.put(msg.account_id, msg.data.account_name)
 
+    async def preferences_set(self, msg: Message[AccountPreferencesSet], _: UnitOfWork) -> None:
+        await self.store.accounts.put_preferences(msg.account_id, msg.data.model_dump(mode="json"))
+
     async def member_joined(self, msg: Message[MemberJoined], uow: UnitOfWork) -> None:
         if msg.data.invitation_id is None or not self.settings.send_welcome_email:
             return  # the owner joins by registering, and gets no welcome
@@ -78,29 +88,45 @@ class NotificationHandlers:
 
     # ---- composing ---------------------------------------------------------------------------
 
-    async def _invitation_email(self, msg: Message[InvitationLinkIssued]) -> InvitationEmail:
+    async def _reader(self, account_id: str, asked: str | None) -> tuple[Locale, str | None]:
+        """The language (the invitation's, else the account's, else English) and the time
+        zone (the account's, else UTC) an email is written in."""
+        preferences = await self.store.accounts.preferences(account_id)
+        locale = i18n.resolve(asked, preferences.get("locale"))
+        return locale, preferences.get("time_zone")
+
+    async def _invitation_email(
+        self, msg: Message[InvitationLinkIssued]
+    ) -> tuple[InvitationEmail, Locale]:
         data = msg.data
-        return InvitationEmail(
+        locale, time_zone = await self._reader(
+            msg.account_id, None if data.locale is None else data.locale.value
+        )
+        say = i18n.translations(locale).gettext
+        email = InvitationEmail(
             product_name=self.settings.product_name,
             account_name=data.account_name,
-            inviter_name=data.inviter_name or "Your team's administrator",
-            invitee_name=data.invitee_name or "there",
-            roles=domain.roles_in_words(data.roles),
+            inviter_name=data.inviter_name,
+            invitee_name=data.invitee_name,
+            roles=i18n.roles_in_words(data.roles, say),
             message=data.message,
             accept_url=domain.accept_link(
                 self.settings.accept_url_base, msg.account_id, data.invitation_id, data.accept_token
             ),
-            expires=domain.readable_time(data.expires_at),
+            expires=i18n.readable_time(data.expires_at, locale, time_zone),
             reminder=data.resend_count > 0,
         )
+        return email, locale
 
-    async def _welcome_email(self, msg: Message[MemberJoined]) -> WelcomeEmail:
-        return WelcomeEmail(
+    async def _welcome_email(self, msg: Message[MemberJoined]) -> tuple[WelcomeEmail, Locale]:
+        locale, _ = await self._reader(msg.account_id, None)
+        email = WelcomeEmail(
             product_name=self.settings.product_name,
             account_name=await self.store.accounts.get(msg.account_id) or msg.account_id,
-            member_name=msg.data.name or "there",
-            roles=domain.roles_in_words(msg.data.roles),
+            member_name=msg.data.name,
+            roles=i18n.roles_in_words(msg.data.roles, i18n.translations(locale).gettext),
         )
+        return email, locale
 
     async def _deliver(
         self,
@@ -109,7 +135,7 @@ class NotificationHandlers:
         template: str,
         to: str,
         to_name: str | None,
-        compose: Callable[[Message[M]], Awaitable[Email]],
+        compose: Callable[[Message[M]], Awaitable[tuple[Email, Locale]]],
     ) -> None:
         """At most one delivery per cause event: the same event again only republishes."""
         stored = await uow.load_new(self.store.deliveries, msg.envelope.id)
@@ -130,15 +156,15 @@ class NotificationHandlers:
             await uow.commit(stored, failed, [event])
             self._count(template, "failed")
             return
-        email = await compose(msg)
-        html, text = await self.renderer.render(template, email)
+        email, locale = await compose(msg)
+        rendered = await self.renderer.render_all(template, email, locale)
         ready = replace(
             delivery,
             to=address,
             to_name=domain.header_safe(to_name),
-            subject=email.subject,
-            html=html,
-            text=text,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
             # the retrier leaves it alone while this first attempt runs
             next_attempt_at=now + timedelta(seconds=self._lease_seconds()),
         )

@@ -15,32 +15,70 @@ from typing import Any, Protocol
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from contracts.common import Locale
+from services.notifications import i18n
 from services.notifications.domain import header_safe
 from services.notifications.settings import NotificationsSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-class Renderer:
-    def __init__(self) -> None:
-        loader = FileSystemLoader(TEMPLATES)
-        self.html = Environment(
-            loader=loader,
-            autoescape=select_autoescape(["html", "html.j2"], default=True),
-            enable_async=True,
-            undefined=StrictUndefined,
-        )
-        self.text = Environment(
-            loader=loader,
-            autoescape=False,  # noqa: S701 - the plain-text part: nothing is HTML there
-            enable_async=True,
-            undefined=StrictUndefined,
-        )
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
 
-    async def render(self, template: str, email: Any) -> tuple[str, str]:
-        html = await self.html.get_template(f"{template}.html.j2").render_async(email=email)
-        text = await self.text.get_template(f"{template}.txt.j2").render_async(email=email)
-        return html, text
+
+class Renderer:
+    """Each template in each language: Jinja2 with its i18n extension over the gettext
+    catalogs of `i18n` (one pair of environments per language, made once)."""
+
+    def __init__(self) -> None:
+        self._environments: dict[Locale, tuple[Environment, Environment]] = {}
+
+    def _pair(self, locale: Locale) -> tuple[Environment, Environment]:
+        if locale not in self._environments:
+            loader = FileSystemLoader(TEMPLATES)
+            html = Environment(
+                loader=loader,
+                autoescape=select_autoescape(["html", "html.j2"], default=True),
+                enable_async=True,
+                undefined=StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+            )
+            text = Environment(
+                loader=loader,
+                autoescape=False,  # noqa: S701 - the plain-text part and the subject: no HTML
+                enable_async=True,
+                undefined=StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+            )
+            for environment in (html, text):
+                environment.install_gettext_translations(  # type: ignore[attr-defined]
+                    i18n.translations(locale), newstyle=True
+                )
+            self._environments[locale] = (html, text)
+        return self._environments[locale]
+
+    async def render(
+        self, template: str, email: Any, locale: Locale = i18n.DEFAULT_LOCALE
+    ) -> tuple[str, str]:
+        """The HTML and the plain-text part."""
+        rendered = await self.render_all(template, email, locale)
+        return rendered.html, rendered.text
+
+    async def render_all(
+        self, template: str, email: Any, locale: Locale = i18n.DEFAULT_LOCALE
+    ) -> Rendered:
+        """The subject and both parts, in `locale`."""
+        html_env, text_env = self._pair(locale)
+        subject_template = text_env.get_template(f"{template}.subject.j2")
+        subject = header_safe(await subject_template.render_async(email=email), 250)
+        values = {"email": email, "subject": subject, "locale": locale.value}
+        html = await html_env.get_template(f"{template}.html.j2").render_async(**values)
+        text = await text_env.get_template(f"{template}.txt.j2").render_async(**values)
+        return Rendered(subject, html, text)
 
 
 @dataclass(frozen=True)
