@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts import messages as m
-from contracts.common import Role
-from contracts.topics import NOTIFICATIONS_EVENTS
+from contracts.common import Locale, RejectionReason, Role
+from contracts.http import UserRow
+from contracts.topics import INVITATIONS_EVENTS, NOTIFICATIONS_EVENTS
 from tests.e2e.conftest import System, start_system, stop_system
 from tests.e2e.test_story import register
 from tests.processes import free_port
@@ -112,3 +114,93 @@ async def test_a_bounced_invitation_shows_failed_on_the_users_page(
     finally:
         await stop_system(system)
         bouncer.stop()
+
+
+async def test_a_bulk_invitation_with_its_own_lifetime(system: System) -> None:
+    team, api = system.team, system.api
+    account, owner = f"acct-bulk-{system.unique}", "owner-olive"
+    await register(system, account, owner, f"olive-bulk-{system.unique}@example.com")
+    emails = [f"bulk{i}-{system.unique}@example.com" for i in range(3)]
+    bulk = m.InviteTeamMembers(
+        invitees=[
+            m.Invitee(email=emails[0], roles=["practitioner"], security_tags=["kids"]),
+            m.Invitee(email=emails[1], roles=["owner"]),  # refused alone
+            m.Invitee(email=emails[2], roles=["administrator"], invitee_name="Cy"),
+        ],
+        message="Welcome, all of you!",
+        expires_in_days=3,
+    )
+    outcome = await team.request(bulk, account_id=account, actor_id=owner, timeout=60)
+    summary = outcome.accepted().data
+    assert isinstance(summary, m.TeamMembersInvited)
+    assert [(r.index, r.reason) for r in summary.results] == [
+        (0, None),
+        (1, RejectionReason.INVALID),
+        (2, None),
+    ]
+
+    async def both_pending() -> dict[str, UserRow] | None:
+        rows = {r.email: r async for r in api.users(account)}
+        return rows if emails[0] in rows and emails[2] in rows else None
+
+    rows = await system.eventually(both_pending)
+    assert emails[1] not in rows
+    for email in (emails[0], emails[2]):
+        assert rows[email].status.value == "pending"
+        assert rows[email].expires_at is not None
+        expires = datetime.fromisoformat(rows[email].expires_at.replace("Z", "+00:00"))
+        assert abs((expires - datetime.now(UTC)).total_seconds() - 3 * 86400) < 120
+        [summary_mail] = await system.mailbox.wait_for(email, timeout=60)
+        text = (await system.mailbox.message(summary_mail["ID"]))["Text"]
+        assert "Welcome, all of you!" in text
+    assert rows[emails[0]].security_tags == ["kids"]
+
+
+async def test_reminders_and_the_account_language_and_time_zone(
+    servers: Servers, unique: str, tmp_path: Path
+) -> None:
+    """A lifetime of a day and 9 s with reminders a day before expiry: the sweeper reminds
+    about 9 s after the invitation; the emails speak the account's language in its zone."""
+    extra = {
+        "INVITATION_TTL_DAYS": "1.0001",
+        "REMINDER_DAYS_BEFORE_EXPIRY": "1",
+        "EXPIRY_SWEEP_SECONDS": "1",
+        "RESEND_MIN_INTERVAL_SECONDS": "0",
+    }
+    system = await start_system(servers, f"{unique}r", tmp_path, extra_env=extra)
+    try:
+        team, account, owner = system.team, f"acct-remind-{unique}", "owner-olive"
+        await register(system, account, owner, f"olive-remind-{unique}@example.com")
+        preferences = m.SetAccountPreferences(
+            locale=Locale.DE, time_zone="Europe/Berlin", reminder_days_before_expiry=1
+        )
+        set_ = await team.request(preferences, account_id=account, actor_id=owner)
+        assert isinstance(set_.accepted().data, m.AccountPreferencesSet)
+        await asyncio.sleep(1)  # the services' projections of the preferences
+        german, spanish = f"de-{unique}@example.com", f"es-{unique}@example.com"
+        for email, locale in ((german, None), (spanish, Locale.ES)):
+            invite = m.InviteTeamMember(email=email, roles=[Role.PRACTITIONER], locale=locale)
+            (await team.request(invite, account_id=account, actor_id=owner)).accepted()
+        first = (await system.mailbox.wait_for(german, timeout=60))[0]
+        text = (await system.mailbox.message(first["ID"]))["Text"]
+        assert "Einladung annehmen" in text and "Europe/Berlin" in text
+        spanish_mail = (await system.mailbox.wait_for(spanish, timeout=60))[0]
+        assert "Aceptar invitación" in (await system.mailbox.message(spanish_mail["ID"]))["Text"]
+        # about 9 s later: one automatic reminder each, in the same language, never a second
+        await system.taps[INVITATIONS_EVENTS].wait_for(
+            lambda e: e["type"] == "InvitationReminded" and e["accountid"] == account,
+            count=2,
+            timeout=60,
+        )
+        reminders = await system.mailbox.wait_for(german, count=2, timeout=60)
+        subjects = sorted(r["Subject"] for r in reminders)
+        assert any(s.startswith("Erinnerung:") for s in subjects), subjects
+        await asyncio.sleep(3)
+        reminded = [
+            e
+            for e in system.taps[INVITATIONS_EVENTS].envelopes(account)
+            if e["type"] == "InvitationReminded"
+        ]
+        assert len(reminded) == 2
+    finally:
+        await stop_system(system)
