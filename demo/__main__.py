@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 
 from contracts import messages as m
-from contracts.common import Role
+from contracts.common import Locale, Role
 from contracts.envelope import MessageData
 from contracts.topics import command_topic
-from demo import processes
+from demo import bounce, processes
 from demo.processes import SERVICES
 from pro_team_client import Event, Outcome, TeamApi, TeamClient
 from services.runtime.kafka_access import KafkaAccess
@@ -81,20 +81,22 @@ def bring_up() -> tuple[KafkaAccess, str, str]:
     STARTED["servers"].extend(s for s in servers.SERVERS if servers.running_pid(cfg, s) is None)
     if stack_main(["up"]) != 0:
         sys.exit(1)
+    smtp_port, mailpit = bounce.start(cfg)
+    STARTED["servers"].append("demo-mailpit")
+    print(f"The demo's mail server: {mailpit} (mail to *@bounce.example is refused with a 5xx)")
     print("\nStarting the four services, each as its own broker principal:")
-    processes.start_all(
-        cfg,
-        {name: {**cfg.env(), **servers.kafka_access(cfg, name).env()} for name in SERVICES},
-        STARTED["services"],
-    )
+    envs = {name: {**cfg.env(), **servers.kafka_access(cfg, name).env()} for name in SERVICES}
+    envs["notifications"]["SMTP_PORT"] = str(smtp_port)
+    processes.start_all(cfg, envs, STARTED["services"])
     print("The story below is played as the `gateway` principal: commands in, public events out.")
-    return servers.kafka_access(cfg, "gateway"), cfg.mailpit_url, "local"
+    return servers.kafka_access(cfg, "gateway"), mailpit, "local"
 
 
 class Story:
     """The seed story, played as a gateway plays it: only through the client package."""
 
-    def __init__(self, access: KafkaAccess) -> None:
+    def __init__(self, access: KafkaAccess, bounces: bool = True) -> None:
+        self.bounces = bounces  # the mail server refuses *@bounce.example (local stack)
         self.team = TeamClient(access)
         self.api = TeamApi(api_token=os.environ.get("API_TOKEN", ""))
         self.account = f"acct-demo-{uuid.uuid4().hex[:6]}"
@@ -142,11 +144,14 @@ class Story:
     async def users_table(self) -> None:
         await asyncio.sleep(0.7)
         print("\n   Users page")
-        print(f"   {'email':28} {'status':13} {'roles':32} {'member_id':12} resends")
+        print(f"   {'email':30} {'status':13} {'roles':32} {'member_id':11} email / tags")
         async for u in self.api.users(self.account):
             roles = ", ".join(u.roles)
-            print(f"   {u.email:28} {u.status.value:13} {roles:32} {u.member_id!s:12}", end="")
-            print(f" {u.resend_count}")
+            print(f"   {u.email:30} {u.status.value:13} {roles:32} {u.member_id!s:11}", end="")
+            email = "" if u.email_status is None else u.email_status.value
+            failure = f" ({u.email_failure[:40]})" if u.email_failure else ""
+            tags = f" tags {u.security_tags}" if u.security_tags else ""
+            print(f" {email}{failure}{tags}")
 
     async def visibility_table(self, members: list[str]) -> None:
         await asyncio.sleep(0.7)
@@ -234,6 +239,54 @@ class Story:
         await self.do(m.RevokeInvitation(invitation_id=bob.invitation_id), self.owner)
         await self.users_table()
 
+        print(f"\n== {next(step)}. Invite a restricted practitioner: her tags apply as she joins")
+        kim = m.InviteTeamMember(
+            email="kim@example.com",
+            roles=[Role.PRACTITIONER],
+            security_tags=["Adults"],
+            locale=Locale.ES,
+            invitee_name="Kim",
+        )
+        kim_invitation = (await self.do(kim, self.owner)).accepted().data
+        assert isinstance(kim_invitation, m.InvitationCreated)
+        kim_email = await self.wait_event(
+            lambda e: e.type == "EmailSent" and getattr(e.data, "to", "") == "kim@example.com"
+        )
+        assert isinstance(kim_email.data, m.EmailSent)
+        print("   (her email is in Spanish: the invitation asked for es)")
+        await self.users_table()  # her pending row shows the tags she will have
+        kim_token = await accept_token_from_email(mailpit, "kim@example.com")
+        joined = m.AcceptInvitation(
+            invitation_id=kim_invitation.invitation_id,
+            token=kim_token,
+            user_id="user-kim",
+            email="kim@example.com",
+        )
+        (await self.do(joined)).accepted()
+        await self.visibility_table(["user-kim"])
+
+        print(f"\n== {next(step)}. Invite a whole team at once; one address bounces")
+        team = m.InviteTeamMembers(
+            invitees=[
+                m.Invitee(email="lee@example.com", roles=["practitioner"], invitee_name="Lee"),
+                m.Invitee(email="max@example.com", roles=["owner"]),
+                m.Invitee(email=bounce.BOUNCING_ADDRESS, roles=["practitioner"]),
+            ],
+            message="Welcome to the team!",
+            expires_in_days=14,
+        )
+        summary = (await self.do(team, self.owner)).accepted().data
+        assert isinstance(summary, m.TeamMembersInvited)
+        for result in summary.results:
+            said = result.invitation_id or f"refused: {result.reason}"
+            print(f"   row {result.index} {result.email:30} {said}")
+        await self.wait_event(
+            lambda e: (
+                e.type == "EmailFailed" and getattr(e.data, "to", "") == bounce.BOUNCING_ADDRESS
+            )
+        )
+        await self.users_table()
+
         print(f"\n== {next(step)}. Disconnect Ann (the trash icon): her access is revoked")
         disconnected = await self.do(m.DisconnectMember(member_id="user-ann"), self.owner)
         print(f"   outcome: {disconnected.accepted().type}: Success")
@@ -253,8 +306,8 @@ async def accept_token_from_email(mailpit: str, to: str) -> str:
     return link.group(1)
 
 
-async def run(access: KafkaAccess, mailpit: str, exit_after: bool) -> None:
-    story = Story(access)
+async def run(access: KafkaAccess, mailpit: str, exit_after: bool, mode: str) -> None:
+    story = Story(access, bounces=mode == "local")
     await story.start()
     try:
         await story.play(mailpit)
@@ -283,6 +336,8 @@ def down(services: list[str] | None = None, stack: list[str] | None = None) -> N
         subprocess.run([*COMPOSE, "down"], check=False, cwd=config.REPO)
     cfg = config.load()
     processes.stop_all(cfg, services)
+    if stack is None or "demo-mailpit" in stack:
+        bounce.stop(cfg)
     for name in reversed(list(servers.SERVERS)):
         if stack is None or name in stack:
             servers.stop(cfg, name)
@@ -301,8 +356,8 @@ def main() -> None:
     # exactly what this run started.
     exit_on_signals(lambda: down(STARTED["services"], STARTED["servers"]))
     die_with_parent()
-    access, mailpit, _mode = bring_up()
-    asyncio.run(run(access, mailpit, args.exit))
+    access, mailpit, mode = bring_up()
+    asyncio.run(run(access, mailpit, args.exit, mode))
 
 
 if __name__ == "__main__":
