@@ -30,7 +30,7 @@ _KAFKA_BINDING = "0.5.0"
 Spec = dict[str, Any]
 
 
-def _builders() -> dict[str, Callable[[], Any]]:
+def builders() -> dict[str, Callable[[], Any]]:
     from services.access_control.app import build as access_control
     from services.access_control.settings import AccessControlSettings
     from services.invitations.app import build as invitations
@@ -122,7 +122,7 @@ def _channel_key(topic: str) -> str:
 
 
 def document(service: str) -> Spec:
-    runtime = _builders()[service]()
+    runtime = builders()[service]()
     generated: Spec = runtime.faststream_app().schema.to_specification().to_jsonable()
     contract = generate()
     access = ACCESS[service]
@@ -229,7 +229,7 @@ def dump(spec: Spec) -> str:
 
 
 def main(argv: list[str]) -> int:
-    files = {DOCS / f"{service}.json": dump(document(service)) for service in _builders()}
+    files = {DOCS / f"{service}.json": dump(document(service)) for service in builders()}
     return sync(files, argv[0] if argv else "check")
 
 

@@ -19,7 +19,7 @@ from contracts.examples import envelope
 from contracts.generated import sync
 from contracts.schemas_tool import generate
 from contracts.topics import ACCESS, CATALOGUE, COMMAND_TOPICS, PARTITIONS, dlq_topic
-from services.asyncapi import ROOT, _builders
+from services.asyncapi import ROOT, builders
 
 CONTRACT = ROOT / "docs" / "contract.md"
 OPENAPI = ROOT / "docs" / "openapi"
@@ -28,7 +28,7 @@ _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n)(.*?)(<!-- END GENERATE
 
 
 def openapi(service: str) -> dict[str, Any]:
-    spec: dict[str, Any] = _builders()[service]().http_app().http.openapi()
+    spec: dict[str, Any] = builders()[service]().http_app().http.openapi()
     return spec
 
 

@@ -29,7 +29,7 @@ _WHEN = {
 }
 
 
-def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translate later"
+def N_(text: str) -> str:  # gettext's name for "translate later"
     """Marks a message id for the catalogs; translated where it is shown."""
     return text
 

@@ -50,9 +50,8 @@ async def joined(service: Invitations, user: str, roles: list[str]) -> None:
     )
 
 
-@pytest.fixture
-async def invitations() -> Invitations:
-    service = make()
+async def registered(service: Invitations) -> Invitations:
+    """The account Sunrise Health, its owner `owner-1` a member."""
     await member_event(
         service,
         "ProAccountRegistered",
@@ -61,6 +60,12 @@ async def invitations() -> Invitations:
         owner_email="owner-1@example.com",
     )
     await joined(service, "owner-1", ["owner"])
+    return service
+
+
+@pytest.fixture
+async def invitations() -> Invitations:
+    service = await registered(make())
     await joined(service, "admin-1", ["administrator"])
     await joined(service, "prac-1", ["practitioner"])
     return service

@@ -19,9 +19,8 @@ from tests.handlers.test_invitation_handlers import (
     accept,
     created,
     invite,
-    joined,
     make,
-    member_event,
+    registered,
     token_of,
 )
 
@@ -30,13 +29,7 @@ NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 @pytest.fixture
 async def invitations() -> Invitations:
-    service = make()
-    registered = {"account_name": "Sunrise Health", "owner_user_id": "owner-1"}
-    await member_event(
-        service, "ProAccountRegistered", **registered, owner_email="owner-1@example.com"
-    )
-    await joined(service, "owner-1", ["owner"])
-    return service
+    return await registered(make())
 
 
 async def lookup(service: Invitations, invitation_id: str, token: str) -> httpx.Response:

@@ -11,6 +11,7 @@ import httpx
 
 from contracts.common import utc_now
 from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
+from tests.handlers.test_access_audit import joined as access_joined
 from tests.handlers.test_access_audit import make as make_access
 from tests.handlers.test_invitation_handlers import (
     Invitations,
@@ -19,7 +20,7 @@ from tests.handlers.test_invitation_handlers import (
     invite,
     joined,
     make,
-    member_event,
+    registered,
     token_of,
 )
 from tests.handlers.test_membership_handlers import (
@@ -105,18 +106,7 @@ async def test_the_users_page_shows_pending_tags_and_joining_carries_them(
 
 async def test_joining_with_tags_never_shows_more_than_the_tags_allow() -> None:
     access = make_access()
-    for member, roles in (("owner-1", ["owner"]),):
-        await access.send(
-            "MemberJoined",
-            {
-                "member_id": member,
-                "email": f"{member}@example.com",
-                "roles": roles,
-                "joined_at": "2026-11-28T10:00:00Z",
-            },
-            topic=MEMBERSHIP_EVENTS,
-            actor=None,
-        )
+    await access_joined(access, "owner-1", ["owner"])
     await access.send("RegisterClient", {"client_id": "kid-1", "security_tags": ["kids"]})
     await access.send("RegisterClient", {"client_id": "adult-1", "security_tags": ["adults"]})
     await access.send("RegisterClient", {"client_id": "plain"})
@@ -259,15 +249,7 @@ def _summary(service: Invitations, command: str) -> dict[str, Any]:
 
 
 async def test_bulk_rows_count_against_the_hourly_limit_one_by_one() -> None:
-    service = make(invites_per_account_per_hour=2)
-    await member_event(
-        service,
-        "ProAccountRegistered",
-        account_name="Sunrise Health",
-        owner_user_id="owner-1",
-        owner_email="owner-1@example.com",
-    )
-    await joined(service, "owner-1", ["owner"])
+    service = await registered(make(invites_per_account_per_hour=2))
     rows = [{"email": f"p{i}@example.com", "roles": ["practitioner"]} for i in range(3)]
     command = await service.send("InviteTeamMembers", _bulk(*rows))
     reasons = [r["reason"] for r in _summary(service, command)["data"]["results"]]
