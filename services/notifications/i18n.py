@@ -63,7 +63,7 @@ def zone(name: str | None) -> ZoneInfo:
 def translations(locale: Locale) -> NullTranslations:
     """The catalog of `locale`, compiled in memory from its .po file."""
     path = LOCALE_DIR / locale.value / "LC_MESSAGES" / "messages.po"
-    if locale is DEFAULT_LOCALE or not path.exists():
+    if not path.exists():
         return NullTranslations()
     with path.open("rb") as source:
         catalog = read_po(source, locale=locale.value)
