@@ -31,7 +31,7 @@ def test_every_contract_message_has_a_schema() -> None:
     messages = all_message_types()
     missing = [name for name in messages if files.get(name, {}).get("title") != name]
     assert missing == []
-    assert len(messages) == 29
+    assert len(messages) == 35
 
 
 def test_schema_title_is_the_message_type() -> None:
@@ -79,15 +79,17 @@ def test_an_optional_field_made_required_is_breaking(invite: dict) -> None:
 
 def test_a_new_optional_field_is_compatible(invite: dict) -> None:
     new = copy.deepcopy(invite)
-    _data(new)["properties"]["locale"] = {"type": "string", "default": "en"}
+    _data(new)["properties"]["pronouns"] = {"type": "string", "default": ""}
     assert breaking_changes(invite, new) == []
 
 
 def test_a_new_required_field_is_breaking(invite: dict) -> None:
     new = copy.deepcopy(invite)
-    _data(new)["properties"]["locale"] = {"type": "string"}
-    _data(new)["required"].append("locale")
-    assert breaking_changes(invite, new) == ["InviteTeamMember.data.locale: new field is required"]
+    _data(new)["properties"]["pronouns"] = {"type": "string"}
+    _data(new)["required"].append("pronouns")
+    assert breaking_changes(invite, new) == [
+        "InviteTeamMember.data.pronouns: new field is required"
+    ]
 
 
 def test_the_writer_refuses_a_breaking_change(

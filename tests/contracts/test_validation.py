@@ -139,6 +139,7 @@ def test_topic_catalogue_has_every_topic_and_its_dlq() -> None:
     assert "invitations.links" in topics and "invitations.links.dlq" in topics
     assert set(message_types("invitations.commands")) == {
         "InviteTeamMember",
+        "InviteTeamMembers",
         "ResendInvitation",
         "RevokeInvitation",
         "AcceptInvitation",
