@@ -59,3 +59,14 @@ def test_every_dev_pin_is_locked_with_hashes() -> None:
     assert all(hashes > 0 for _, hashes in dev.values())
     runtime = _locked(ROOT / "requirements.lock")
     assert all(dev[name][0] == version for name, (version, _) in runtime.items())
+
+
+def test_the_client_packages_dependencies_are_in_the_runtime_lock() -> None:
+    """The image installs client/ without its dependencies (the services import its
+    `contracts` and `pro_team_client.connection`): each must come from requirements.lock."""
+    client = tomllib.loads((ROOT / "client" / "pyproject.toml").read_text())["project"]
+    runtime = _locked(ROOT / "requirements.lock")
+    names = [
+        _normal(re.split(r"[<>=\[ ]", requirement)[0]) for requirement in client["dependencies"]
+    ]
+    assert [name for name in names if name not in runtime] == []
