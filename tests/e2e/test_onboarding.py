@@ -35,8 +35,13 @@ async def test_tags_on_the_invitation_apply_with_no_moment_of_wider_visibility(
     )
     created = (await team.request(invite, account_id=account, actor_id=owner)).accepted().data
     assert isinstance(created, m.InvitationCreated) and created.security_tags == ["Kids"]
-    rows = [row async for row in api.users(account) if row.email == email]
-    assert rows and rows[0].security_tags == ["Kids"] and rows[0].status.value == "pending"
+
+    async def pending_row() -> UserRow | None:  # membership projects the event soon after
+        rows = [row async for row in api.users(account) if row.email == email]
+        return rows[0] if rows else None
+
+    row = await system.eventually(pending_row)
+    assert row.security_tags == ["Kids"] and row.status.value == "pending"
     token = await system.token_for(created.invitation_id)
 
     answers: list[list[str]] = []
