@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from contracts.common import RejectionReason
@@ -45,6 +46,26 @@ def _pending_clash(email: str) -> Refusal:
 def _in_account(inv: Invitation | None, account_id: str) -> Invitation | None:
     """Another account's invitation is as unknown as a made-up one."""
     return inv if inv is not None and inv.account_id == account_id else None
+
+
+def _swept(cause_id: str, account_id: str) -> Cause:
+    """What the sweeper's own decisions are caused by (no message): a fixed id per decision,
+    so a repeat after a crash carries the same event ids."""
+    return Cause(cause_id, account_id, derived_id(cause_id, "correlation"), None)
+
+
+async def _each(
+    candidates: list[Stored[Invitation]], act: Callable[[Stored[Invitation]], Awaitable[bool]]
+) -> int:
+    """How many of `candidates` `act` changed; one changed meanwhile (resent, accepted) is
+    left to the next sweep, which decides again."""
+    count = 0
+    for stored in candidates:
+        try:
+            count += await act(stored)
+        except (VersionConflict, UniqueViolation):
+            continue
+    return count
 
 
 class InvitationHandlers:
@@ -216,8 +237,7 @@ class InvitationHandlers:
         if decided is None:
             return False
         expired, event = decided
-        cause_id = f"{expired.id}|{expired.expires_at.isoformat()}"
-        cause = Cause(cause_id, expired.account_id, derived_id(cause_id, "correlation"), None)
+        cause = _swept(f"{expired.id}|{expired.expires_at.isoformat()}", expired.account_id)
         await self.unit_of_work(cause).commit(stored, expired, [event], remember=False)
         return True
 
@@ -232,30 +252,17 @@ class InvitationHandlers:
         if decided is None:
             return False
         reminded, event = decided
-        cause_id = f"{reminded.id}|reminder|{reminded.reminders}"
-        cause = Cause(cause_id, reminded.account_id, derived_id(cause_id, "correlation"), None)
+        cause = _swept(f"{reminded.id}|reminder|{reminded.reminders}", reminded.account_id)
         details = domain.reminder_details(reminded)
         link = self.links.issue(details, fresh, details.resend_count)
         await self.unit_of_work(cause).commit(stored, reminded, [event, link], remember=False)
         return True
 
     async def sweep_reminders(self) -> int:
-        count = 0
-        for stored in await self.store.due_for_reminder(self.clock.now()):
-            try:
-                count += await self.remind(stored)
-            except (VersionConflict, UniqueViolation):
-                continue  # changed meanwhile: the next sweep decides again
-        return count
+        return await _each(await self.store.due_for_reminder(self.clock.now()), self.remind)
 
     async def sweep_expired(self) -> int:
-        count = 0
-        for stored in await self.store.overdue(self.clock.now()):
-            try:
-                count += await self.expire(stored)
-            except (VersionConflict, UniqueViolation):
-                continue  # changed meanwhile (resent, accepted): the next sweep decides again
-        return count
+        return await _each(await self.store.overdue(self.clock.now()), self.expire)
 
     async def run_expiry_sweeper(self, interval: float) -> None:
         while True:
