@@ -1,8 +1,8 @@
 """python -m demo [--exit] | python -m demo down
 
 Brings up the stack (docker compose where a Docker engine answers, else the local stack of
-real servers), starts the four services, plays the seed story step by step, then leaves
-everything running until Ctrl-C (or `make down`).
+real servers), starts the four services and the reference web gateway (http://127.0.0.1:8080),
+plays the seed story step by step, then leaves everything running until Ctrl-C (or `make down`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from contracts.common import Locale, Role
 from contracts.envelope import MessageData
 from contracts.topics import command_topic
 from demo import bounce, processes
-from demo.processes import SERVICES
+from demo.processes import GATEWAY_PORT, SERVICES
 from pro_team_client import Event, Outcome, TeamApi, TeamClient
 from services.runtime.kafka_access import KafkaAccess
 from stack import config, servers
@@ -36,6 +36,7 @@ from stack.__main__ import main as stack_main
 from stack.children import die_with_parent, exit_on_signals
 
 # The broker's SCRAM listener is published for the story, which plays the gateway.
+GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
 COMPOSE = ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"]
 
 
@@ -84,9 +85,11 @@ def bring_up() -> tuple[KafkaAccess, str, str]:
     smtp_port, mailpit = bounce.start(cfg)
     STARTED["servers"].append("demo-mailpit")
     print(f"The demo's mail server: {mailpit} (mail to *@bounce.example is refused with a 5xx)")
-    print("\nStarting the four services, each as its own broker principal:")
+    print("\nStarting the four services, each as its own broker principal, and the web gateway:")
     envs = {name: {**cfg.env(), **servers.kafka_access(cfg, name).env()} for name in SERVICES}
     envs["notifications"]["SMTP_PORT"] = str(smtp_port)
+    # The reference web gateway: only the gateway principal, and the services' HTTP APIs.
+    envs["gateway"] = servers.kafka_access(cfg, "gateway").env()
     processes.start_all(cfg, envs, STARTED["services"])
     print("The story below is played as the `gateway` principal: commands in, public events out.")
     return servers.kafka_access(cfg, "gateway"), mailpit, "local"
@@ -314,6 +317,11 @@ async def run(access: KafkaAccess, mailpit: str, exit_after: bool, mode: str) ->
     finally:
         await story.stop()
     print(f"\nDone. Mailpit (the invitation emails): {mailpit}")
+    print(
+        f"Web console:   {GATEWAY_URL}  (sign in: account id {story.account}, then pick "
+        "Olive Owner; Kim is a practitioner; Lee's email in Mailpit has a working Accept "
+        "Invitation button)"
+    )
     print("Users page:    curl http://127.0.0.1:8102/accounts/" + story.account + "/users")
     print(
         "Visibility:    curl http://127.0.0.1:8104/accounts/"

@@ -1,4 +1,5 @@
-"""The four services as background processes for the demo (pid files next to the stack's)."""
+"""The four services and the reference web gateway as background processes for the demo (pid
+files next to the stack's)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from pathlib import Path
 from stack.config import REPO, StackConfig
 
 SERVICES = {"invitations": 8101, "membership": 8102, "notifications": 8103, "access_control": 8104}
+GATEWAY_PORT = 8080  # the notifications service's default ACCEPT_URL_BASE points here
+PROCESSES = {**SERVICES, "gateway": GATEWAY_PORT}
+
+
+def module_of(name: str) -> str:
+    return "gateway" if name == "gateway" else f"services.{name}"
 
 
 def _pid_file(cfg: StackConfig, name: str) -> Path:
@@ -28,18 +35,19 @@ def healthy(port: int) -> bool:
 
 
 def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]], started: list[str]) -> None:
-    """Start each service with its own environment (its own broker principal); the names of
-    those it starts (not those found running) go into `started` at once, so an interruption
-    mid-way still knows them."""
+    """Start each process named in `envs` with its environment (its own broker principal); the
+    names of those it starts (not those found running) go into `started` at once, so an
+    interruption mid-way still knows them."""
     (cfg.data_dir / "run").mkdir(parents=True, exist_ok=True)
     (cfg.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    for name, port in SERVICES.items():
+    for name in envs:
+        port = PROCESSES[name]
         if healthy(port):
             print(f"  {name:15} already running on :{port}")
             continue
         log = (cfg.data_dir / "logs" / f"service-{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", module_of(name)],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -50,8 +58,8 @@ def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]], started: list[s
         started.append(name)
         print(f"  {name:15} started (pid {process.pid}) on :{port}, log {log.name}")
     deadline = time.monotonic() + 90
-    for name, port in SERVICES.items():
-        while not healthy(port):
+    for name in envs:
+        while not healthy(PROCESSES[name]):
             if time.monotonic() > deadline:
                 raise SystemExit(
                     f"{name} did not become ready; see {cfg.data_dir}/logs/service-{name}.log"
@@ -60,7 +68,7 @@ def start_all(cfg: StackConfig, envs: dict[str, dict[str, str]], started: list[s
 
 
 def stop_all(cfg: StackConfig, names: list[str] | None = None) -> None:
-    for name in SERVICES if names is None else names:
+    for name in PROCESSES if names is None else names:
         path = _pid_file(cfg, name)
         if not path.exists():
             continue

@@ -13,5 +13,6 @@ umask 077
     echo "${name}_DB_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
   done
   echo "API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+  echo "SESSION_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
 } > .env
 echo "wrote .env"

@@ -5,12 +5,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
-# Headless Chromium renders the invitation email to PNG (tests/services/notifications).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the email rendering test"
+# Debian's headless Chromium: it renders the invitation email to PNG (tests/services/notifications)
+# and, through chromium-driver, clicks through the reference gateway (tests/browser).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing Debian's chromium and chromium-driver for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
-    || { echo "FAILED: could not install chromium (apt-get install chromium)" >&2; exit 1; }
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || { echo "FAILED: could not install chromium (apt-get install chromium chromium-driver)" >&2; exit 1; }
 fi
 
 # The suite gets a stack of its own, started empty: no backlog from an earlier run or a demo.

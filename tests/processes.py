@@ -30,6 +30,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    module: str = ""  # default: services.<name>
 
     @property
     def port(self) -> int:
@@ -38,7 +39,7 @@ class ServiceProcess:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", self.module or f"services.{self.name}"],
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=log,

@@ -102,3 +102,23 @@ class InvitationLookup(BaseModel):
         description="The invited address, masked (`a***@example.com`): the invitee must sign "
         "in with that address to accept."
     )
+
+
+class MemberTags(BaseModel):
+    """A member's security tags as access control holds them (as written, case kept)."""
+
+    member_id: str = Field(description="The member asked about.")
+    security_tags: list[str] = Field(
+        description="The member's tags: they see the clients carrying one of them (owners and "
+        "administrators, and members without tags, see every client)."
+    )
+
+
+class ClientRow(BaseModel):
+    client_id: str = Field(description="The client.")
+    security_tags: list[str] = Field(description="The client's tags (as written, case kept).")
+
+
+class ClientsPage(BaseModel):
+    clients: list[ClientRow] = Field(description="A page of the account's clients, by id.")
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")

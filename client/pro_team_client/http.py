@@ -1,4 +1,5 @@
-"""The services' HTTP APIs, typed: the Users page, visible clients, the invitation look-up."""
+"""The services' HTTP APIs, typed: the Users page, a member's row and tags, the clients and
+their tags, visible clients, the invitation look-up."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Any
 import httpx
 
 from contracts.http import (
+    ClientRow,
+    ClientsPage,
     InvitationLookup,
     LookupRequest,
+    MemberTags,
     Problem,
     UserRow,
     UsersPage,
@@ -107,7 +111,50 @@ class TeamApi:
                 return
             after = page.next
 
+    async def member(self, account_id: str, member_id: str) -> UserRow | None:
+        """A member's row (active or disconnected); None for someone who is not (yet) one."""
+        url = f"{self.urls.membership}/accounts/{account_id}/members/{member_id}"
+        response = await self._found("GET", url)
+        return None if response is None else UserRow.model_validate_json(response.content)
+
+    async def _found(self, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+        """The answer, or None for a 404."""
+        try:
+            return await self._call(method, url, **kwargs)
+        except ApiProblem as problem:
+            if problem.problem.status == 404:
+                return None
+            raise
+
     # ---- access_control -----------------------------------------------------------------
+
+    async def member_tags(self, account_id: str, member_id: str) -> list[str] | None:
+        """A member's security tags; None for a member access control does not know."""
+        url = f"{self.urls.access_control}/accounts/{account_id}/members/{member_id}"
+        response = await self._found("GET", f"{url}/security-tags")
+        if response is None:
+            return None
+        return MemberTags.model_validate_json(response.content).security_tags
+
+    async def clients_page(
+        self, account_id: str, limit: int = 100, after: str | None = None
+    ) -> ClientsPage:
+        params: dict[str, Any] = {"limit": limit} | ({"after": after} if after else {})
+        url = f"{self.urls.access_control}/accounts/{account_id}/clients"
+        return ClientsPage.model_validate_json(
+            (await self._call("GET", url, params=params)).content
+        )
+
+    async def clients(self, account_id: str) -> AsyncIterator[ClientRow]:
+        """Every client of the account with its tags, page after page (id order)."""
+        after: str | None = None
+        while True:
+            page = await self.clients_page(account_id, 1000, after)
+            for row in page.clients:
+                yield row
+            if page.next is None:
+                return
+            after = page.next
 
     async def visible_clients(self, account_id: str, member_id: str) -> list[str]:
         """Every client the member sees now, sorted ([] for a member access control does not

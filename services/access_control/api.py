@@ -5,6 +5,8 @@
 - POST /accounts/{a}/members/{m}/clients:check               which of these (<= 1,000) ids
 - GET  /accounts/{a}/clients/{c}/members                     who sees a client, and why
 - GET  /accounts/{a}/members/{m}/history, .../clients/{c}/history   grants and revokes
+- GET  /accounts/{a}/members/{m}/security-tags                a member's tags
+- GET  /accounts/{a}/clients                                 the clients and their tags
 - GET  /accounts/{a}/access-matrix          every (member, client, reason), as JSON Lines
 """
 
@@ -21,7 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts.common import ID_PATTERN
-from contracts.http import VisibleClients
+from contracts.http import ClientRow, ClientsPage, MemberTags, VisibleClients
 from services.access_control import visibility
 from services.access_control.store import AccessStore, key
 from services.runtime.http import ApiError
@@ -129,6 +131,26 @@ def router(store: AccessStore) -> APIRouter:
             member_id=member_id, clients=page, next=page[-1] if more else None
         )
         return _with_etag(document, if_none_match)
+
+    @api.get(f"{member}/security-tags", response_model=MemberTags)
+    async def member_tags(account_id: str, member_id: str) -> MemberTags:
+        """A member's security tags, as written."""
+        _ids(account_id, member_id)
+        found = await store.members.get(key(account_id, member_id))
+        if found is None:
+            raise ApiError(404, f"no member {member_id} in {account_id}")
+        return MemberTags(member_id=member_id, security_tags=list(found.security_tags))
+
+    @api.get("/accounts/{account_id}/clients", response_model=ClientsPage)
+    async def clients(
+        account_id: str, limit: Limit = DEFAULT_LIMIT, after: After = None
+    ) -> ClientsPage:
+        """The account's clients with their tags, by id, a page at a time."""
+        _ids(account_id)
+        found = await store.page_of_client_records(account_id, after, limit + 1)
+        page, more = found[:limit], len(found) > limit
+        rows = [ClientRow(client_id=c.client_id, security_tags=list(c.security_tags)) for c in page]
+        return ClientsPage(clients=rows, next=page[-1].client_id if more else None)
 
     @api.get(f"{member}/clients/{{client_id}}", response_model=Visible)
     async def client_visibility(account_id: str, member_id: str, client_id: str) -> Visible:

@@ -188,6 +188,15 @@ class AccessStore:
         page = await self.page_of_client_facts(account_id, scope, after, limit)
         return [client.client_id for client in page]
 
+    async def page_of_client_records(
+        self, account_id: str, after: str | None, limit: int
+    ) -> list[Client]:
+        """The account's clients with their tags as written, in id order after `after`."""
+        where: Document = {"account_id": account_id, **LIVE_CLIENTS}
+        if after:
+            where["client_id"] = {"$gt": after}
+        return await self.clients.find(where, sort="client_id", limit=limit)
+
     @staticmethod
     def _in_scope(account_id: str, scope: Scope, after: str | None) -> Document:
         where: Document = {"account_id": account_id}

@@ -1,4 +1,5 @@
-"""The Users page: GET /accounts/{account_id}/users?status=&limit=&after=  (email order)."""
+"""The Users page: GET /accounts/{account_id}/users?status=&limit=&after=  (email order), and
+one member's row: GET /accounts/{account_id}/members/{member_id}."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contracts.common import ID_PATTERN, format_time
 from contracts.http import EmailDelivery, UserRow, UsersPage, UserStatus
 from services.membership.domain import Person, PersonStatus
 from services.membership.email_status import EmailOutcome, shown
-from services.membership.store import MembershipStore
+from services.membership.store import MembershipStore, by_member
 from services.runtime.http import ApiError
 
 _ACCOUNT_ID = re.compile(ID_PATTERN)
@@ -71,5 +72,18 @@ def router(store: MembershipStore) -> APIRouter:
         emails = await store.email_outcomes(account_id, waiting) if waiting else {}
         rows = [user_row(person, emails.get(person.email)) for person in page]
         return UsersPage(users=rows, next=page[-1].email if more else None)
+
+    @users.get(
+        "/accounts/{account_id}/members/{member_id}",
+        response_model=UserRow,
+        summary="One member's row of the Users page (active or disconnected)",
+    )
+    async def member_row(account_id: str, member_id: str) -> UserRow:
+        if not (_ACCOUNT_ID.match(account_id) and _ACCOUNT_ID.match(member_id)):
+            raise ApiError(404, f"no member {member_id} in {account_id}")
+        person = (await store.people.load_where(by_member(account_id, member_id))).state
+        if person is None or person.status in _NOT_YET_MEMBER:
+            raise ApiError(404, f"no member {member_id} in {account_id}")
+        return user_row(person)
 
     return users

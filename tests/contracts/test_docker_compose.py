@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 
 from contracts.topics import all_topics
+from gateway.settings import GatewaySettings
+from pro_team_client import KafkaConnection
 from services.access_control.settings import AccessControlSettings
 from services.invitations.settings import InvitationsSettings
 from services.membership.settings import MembershipSettings
@@ -33,6 +35,20 @@ def test_each_service_runs_its_module_and_reads_every_variable_it_is_given() -> 
         assert not unknown, f"{name} is given variables it never reads: {unknown}"
         assert "healthcheck" in service
         assert service["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_gateway_runs_as_the_gateway_principal_and_reads_every_variable_it_is_given() -> None:
+    gateway = COMPOSE["services"]["gateway"]
+    assert gateway["command"] == ["python", "-m", "gateway"]
+    environment = gateway["environment"]
+    assert environment["KAFKA_SASL_USERNAME"] == "gateway"
+    assert "MONGODB_URI" not in environment  # never a service's database
+    reads = env_names(GatewaySettings) | set(
+        KafkaConnection("x:1", "SASL_SSL", ssl_cafile="c").env()
+    )
+    assert not set(environment) - reads, set(environment) - reads
+    assert gateway["ports"] == ["8080:8080"]
+    assert COMPOSE["services"]["notifications"]["environment"]["ACCEPT_URL_BASE"].endswith(":8080")
 
 
 def test_the_topic_job_creates_every_topic_and_dlq_with_6_partitions() -> None:

@@ -81,3 +81,32 @@ async def test_the_tail_sees_what_follows_and_the_api_speaks_problems(system: Sy
     with pytest.raises(ApiProblem) as problem:
         await system.api.users_page("acct-nobody")
     assert (problem.value.problem.status, problem.value.problem.code) == (404, "not-found")
+
+
+async def test_a_members_row_and_tags_and_the_clients_with_theirs(system: System) -> None:
+    """What a gateway needs to show a member and edit tags: one member's row (membership),
+    their tags and every client's (access control), None for who is not there."""
+    account, owner = f"acct-tags-{system.unique}", "owner-olive"
+    await register(system, account, owner, f"olive-{system.unique}@example.com")
+    api, team = system.api, system.team
+    for client, tags in (("c-2", ["Adults"]), ("c-1", []), ("c-3", ["kids", "North"])):
+        command = m.RegisterClient(client_id=client, security_tags=tags)
+        (await team.request(command, account_id=account, actor_id=owner)).accepted()
+    tag = m.SetMemberSecurityTags(member_id=owner, security_tags=["North", "adults"])
+    (await team.request(tag, account_id=account, actor_id=owner)).accepted()
+
+    row = await api.member(account, owner)
+    assert row is not None
+    assert (row.member_id, row.status.value, row.roles) == (owner, "active", ["owner"])
+    assert await api.member(account, "nobody") is None
+    assert await api.member(f"{account}-other", owner) is None
+    assert await api.member_tags(account, owner) == ["North", "adults"]  # as written
+    assert await api.member_tags(account, "nobody") is None
+    clients = [(c.client_id, c.security_tags) async for c in api.clients(account)]
+    assert clients == [("c-1", []), ("c-2", ["Adults"]), ("c-3", ["kids", "North"])]
+    first = await api.clients_page(account, limit=2)
+    assert ([c.client_id for c in first.clients], first.next) == (["c-1", "c-2"], "c-2")
+    removed = m.RemoveClient(client_id="c-2")
+    (await team.request(removed, account_id=account, actor_id=owner)).accepted()
+    assert [c.client_id async for c in api.clients(account)] == ["c-1", "c-3"]
+    assert [c async for c in api.clients(f"{account}-other")] == []
