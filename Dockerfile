@@ -1,4 +1,5 @@
-# One image for the four services: docker run <image> python -m services.<name>
+# One image for the four services and the web gateway:
+#   docker run <image> python -m services.<name>   |   docker run <image> python -m gateway
 FROM python:3.11.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -10,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY client ./client
 COPY services ./services
 COPY stack ./stack
+COPY gateway ./gateway
 RUN pip install --no-deps ./client .
 USER nobody
 CMD ["python", "-m", "services.invitations"]

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from contracts import messages as m
 from gateway import words
 from gateway.common import (
-    admin,
     back_to,
+    client_manager,
     flash,
     form_of,
     gateway_of,
@@ -39,7 +39,7 @@ async def my_clients(request: Request, account_id: str) -> HTMLResponse:
 
 @router.get("/accounts/{account_id}/clients/manage", response_class=HTMLResponse)
 async def manage_clients(request: Request, account_id: str, after: str = "") -> HTMLResponse:
-    found = await admin(request, account_id)
+    found = await client_manager(request, account_id)
     page = await gateway_of(request).api.clients_page(account_id, CLIENTS_PER_PAGE, after or None)
     return render(request, "manage_clients.html", viewer=found, rows=page.clients, next=page.next)
 
@@ -47,7 +47,7 @@ async def manage_clients(request: Request, account_id: str, after: str = "") -> 
 @router.post("/accounts/{account_id}/clients", response_model=None)
 async def register_client(request: Request, account_id: str) -> RedirectResponse:
     form = await form_of(request)
-    found = await admin(request, account_id)
+    found = await client_manager(request, account_id)
     try:
         command = m.RegisterClient(
             client_id=str(form.get("client_id", "")).strip(),
@@ -64,7 +64,7 @@ async def register_client(request: Request, account_id: str) -> RedirectResponse
 @router.post("/accounts/{account_id}/clients/{client_id}/tags", response_model=None)
 async def tag_client(request: Request, account_id: str, client_id: str) -> RedirectResponse:
     form = await form_of(request)
-    found = await admin(request, account_id)
+    found = await client_manager(request, account_id)
     try:
         command = m.SetClientSecurityTags(
             client_id=client_id, security_tags=tags_from(str(form.get("security_tags", "")))

@@ -34,7 +34,10 @@ def _when(value: str) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
-ADMIN_ROLES = frozenset({"owner", "administrator"})
+# Which pages a role opens (the services decide what each command may do; these only spare a
+# person pages whose every action would be refused).
+TEAM_MANAGERS = frozenset({"owner", "administrator"})
+CLIENT_MANAGERS = TEAM_MANAGERS | {"client_administrator"}
 C = TypeVar("C", bound=MessageData)
 
 
@@ -111,8 +114,12 @@ class Viewer:
     account_id: str
 
     @property
-    def is_admin(self) -> bool:
-        return bool(ADMIN_ROLES & set(self.row.roles))
+    def manages_team(self) -> bool:
+        return bool(TEAM_MANAGERS & set(self.row.roles))
+
+    @property
+    def manages_clients(self) -> bool:
+        return bool(CLIENT_MANAGERS & set(self.row.roles))
 
 
 async def viewer(request: Request, account_id: str) -> Viewer:
@@ -125,10 +132,19 @@ async def viewer(request: Request, account_id: str) -> Viewer:
     return Viewer(person, row, account_id)
 
 
-async def admin(request: Request, account_id: str) -> Viewer:
+async def team_manager(request: Request, account_id: str) -> Viewer:
     found = await viewer(request, account_id)
-    if not found.is_admin:
+    if not found.manages_team:
         raise HTTPException(403, "Only the account's owner and administrators manage the team.")
+    return found
+
+
+async def client_manager(request: Request, account_id: str) -> Viewer:
+    found = await viewer(request, account_id)
+    if not found.manages_clients:
+        raise HTTPException(
+            403, "Only the account's owner, administrators and client administrators do this."
+        )
     return found
 
 

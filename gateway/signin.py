@@ -100,4 +100,4 @@ async def sign_out(request: Request) -> RedirectResponse:
 async def account_home(request: Request, account_id: str) -> RedirectResponse:
     found = await viewer(request, account_id)
     request.session["account_id"] = account_id
-    return back_to(f"/accounts/{account_id}/{'users' if found.is_admin else 'clients'}")
+    return back_to(f"/accounts/{account_id}/{'users' if found.manages_team else 'clients'}")

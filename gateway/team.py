@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from contracts import messages as m
+from contracts.common import Role
 from contracts.http import UserRow, UserStatus
 from gateway import words
 from gateway.common import (
-    admin,
     back_to,
     command_or_404,
     flash,
@@ -23,12 +23,13 @@ from gateway.common import (
     report,
     send,
     tags_from,
+    team_manager,
 )
 from pro_team_client import TeamApi
 
 router = APIRouter()
 ROWS_PER_PAGE = 50
-INVITABLE_ROLES = ("practitioner", "coach", "administrator")
+INVITABLE_ROLES = tuple(role.value for role in Role if role is not Role.OWNER)
 DEFAULT_MESSAGE = (
     "Hi! I'd like you to join our team on the platform, so we can work with our clients "
     "together. Press Accept Invitation to get started."
@@ -54,7 +55,7 @@ async def _tags_of_members(api: TeamApi, account_id: str, rows: list[UserRow]) -
 
 @router.get("/accounts/{account_id}/users", response_class=HTMLResponse)
 async def users_page(request: Request, account_id: str, after: str = "") -> HTMLResponse:
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     api = gateway_of(request).api
     page = await api.users_page(account_id, limit=ROWS_PER_PAGE, after=after or None)
     return render(
@@ -73,7 +74,7 @@ async def users_page(request: Request, account_id: str, after: str = "") -> HTML
 @router.post("/accounts/{account_id}/invitations", response_model=None)
 async def invite(request: Request, account_id: str) -> RedirectResponse:
     form = await form_of(request)
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     roles = form.get("roles", [])
     tags = tags_from(str(form.get("security_tags", "")))
     try:
@@ -92,13 +93,25 @@ async def invite(request: Request, account_id: str) -> RedirectResponse:
         return back_to(_users(account_id))
     outcome = await send(request, command, viewer)
     report(request, outcome, f"Invitation sent to {command.email}. They show as Pending below.")
+    if outcome is not None and not outcome.rejected:
+        await _until_listed(gateway_of(request).api, account_id, command.email)
     return back_to(_users(account_id))
+
+
+async def _until_listed(api: TeamApi, account_id: str, email: str, seconds: float = 5) -> None:
+    """The Users page (membership) lists an invitation a moment after the invitations service
+    answered: wait for it a little, so the page shown next has the row."""
+    for _ in range(int(seconds / 0.2)):
+        page = await api.users_page(account_id, UserStatus.PENDING, limit=1, email=email)
+        if page.users:
+            return
+        await asyncio.sleep(0.2)
 
 
 @router.post("/accounts/{account_id}/invitations/{invitation_id}/resend", response_model=None)
 async def resend(request: Request, account_id: str, invitation_id: str) -> RedirectResponse:
     await form_of(request)
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     command = command_or_404(lambda: m.ResendInvitation(invitation_id=invitation_id))
     outcome = await send(request, command, viewer)
     report(request, outcome, "Invitation resent: a new link is on its way.")
@@ -108,7 +121,7 @@ async def resend(request: Request, account_id: str, invitation_id: str) -> Redir
 @router.post("/accounts/{account_id}/invitations/{invitation_id}/revoke", response_model=None)
 async def revoke(request: Request, account_id: str, invitation_id: str) -> RedirectResponse:
     await form_of(request)
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     command = command_or_404(lambda: m.RevokeInvitation(invitation_id=invitation_id))
     outcome = await send(request, command, viewer)
     report(request, outcome, "Invitation revoked: its link no longer works.")
@@ -117,7 +130,7 @@ async def revoke(request: Request, account_id: str, invitation_id: str) -> Redir
 
 @router.get("/accounts/{account_id}/members/{member_id}/disconnect", response_class=HTMLResponse)
 async def confirm_disconnect(request: Request, account_id: str, member_id: str) -> HTMLResponse:
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     row = await gateway_of(request).api.member(account_id, member_id)
     if row is None or row.status is not UserStatus.ACTIVE:
         raise HTTPException(404, "There is no such member.")
@@ -127,7 +140,7 @@ async def confirm_disconnect(request: Request, account_id: str, member_id: str) 
 @router.post("/accounts/{account_id}/members/{member_id}/disconnect", response_model=None)
 async def disconnect(request: Request, account_id: str, member_id: str) -> RedirectResponse:
     await form_of(request)
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     command = command_or_404(lambda: m.DisconnectMember(member_id=member_id))
     outcome = await send(request, command, viewer)
     report(request, outcome, "Success: the member was disconnected.")
@@ -137,7 +150,7 @@ async def disconnect(request: Request, account_id: str, member_id: str) -> Redir
 @router.post("/accounts/{account_id}/members/{member_id}/tags", response_model=None)
 async def tag_member(request: Request, account_id: str, member_id: str) -> RedirectResponse:
     form = await form_of(request)
-    viewer = await admin(request, account_id)
+    viewer = await team_manager(request, account_id)
     try:
         command = m.SetMemberSecurityTags(
             member_id=member_id, security_tags=tags_from(str(form.get("security_tags", "")))

@@ -89,12 +89,16 @@ class TeamApi:
         status: UserStatus | None = None,
         limit: int = 100,
         after: str | None = None,
+        email: str | None = None,
     ) -> UsersPage:
+        """A page of the Users page (`email`: only that person's row, if there is one)."""
         params: dict[str, Any] = {"limit": limit}
         if status is not None:
             params["status"] = status.value
         if after:
             params["after"] = after
+        if email:
+            params["email"] = email
         url = f"{self.urls.membership}/accounts/{account_id}/users"
         return UsersPage.model_validate_json((await self._call("GET", url, params=params)).content)
 

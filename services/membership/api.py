@@ -62,11 +62,16 @@ def router(store: MembershipStore) -> APIRouter:
         after: Annotated[
             str | None, Query(max_length=320, description="The `next` of the previous page.")
         ] = None,
+        email: Annotated[
+            str | None, Query(max_length=320, description="Only this person's row (any case).")
+        ] = None,
     ) -> UsersPage:
         if not _ACCOUNT_ID.match(account_id) or await store.accounts.get(account_id) is None:
             raise ApiError(404, f"no account {account_id}")
         wanted = None if status is None else status.value
-        people = await store.people_of(account_id, wanted, after or None, limit + 1)
+        people = await store.people_of(
+            account_id, wanted, after or None, limit + 1, email.strip().lower() if email else None
+        )
         page, more = people[:limit], len(people) > limit
         waiting = [p.email for p in page if p.status in _NOT_YET_MEMBER]
         emails = await store.email_outcomes(account_id, waiting) if waiting else {}

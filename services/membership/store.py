@@ -121,12 +121,20 @@ class MembershipStore:
         return {outcome.email: outcome for outcome in found}
 
     async def people_of(
-        self, account_id: str, status: str | None, after: str | None = None, limit: int = 1000
+        self,
+        account_id: str,
+        status: str | None,
+        after: str | None = None,
+        limit: int = 1000,
+        email: str | None = None,
     ) -> list[Person]:
-        """A page of the account's people in email order, after the email `after`."""
+        """A page of the account's people in email order, after the email `after` (only the
+        one with `email`, when given)."""
         where: Document = {"account_id": account_id}
         if status:
             where["status"] = status
-        if after is not None:
+        if email is not None:
+            where["email"] = email
+        elif after is not None:
             where["email"] = {"$gt": after}
         return await self.people.find(where, sort="email", limit=limit)

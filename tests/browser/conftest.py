@@ -4,6 +4,7 @@ headless Chromium driving it through chromium-driver (Selenium). Screenshots of 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,7 +20,6 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from contracts import messages as m
@@ -57,6 +57,16 @@ def not_blank(path: Path) -> None:
         assert darkest < 200, f"{path.name}: no dark pixel (no text?)"
 
 
+def _gone(element: WebElement) -> bool:
+    """Whether the element's page was replaced. Mid-navigation Chromium may answer "node does
+    not belong to the document" rather than "stale element": both mean gone."""
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
+
+
 @dataclass
 class Browser:
     driver: webdriver.Chrome
@@ -73,9 +83,9 @@ class Browser:
     def by_id(self, element_id: str, timeout: float = 10) -> WebElement:
         """The element, once the page has it (a page still loading gets `timeout` seconds)."""
         try:
-            return WebDriverWait(self.driver, timeout).until(
-                lambda d: d.find_element(By.ID, element_id)
-            )
+            return WebDriverWait(
+                self.driver, timeout, ignored_exceptions=[WebDriverException]
+            ).until(lambda d: d.find_element(By.ID, element_id))
         except TimeoutException:
             body = self.driver.find_element(By.TAG_NAME, "body").text[:600]
             raise AssertionError(f"no #{element_id} on {self.driver.current_url}: {body}") from None
@@ -101,7 +111,10 @@ class Browser:
         nothing is read from the old page)."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 60).until(staleness_of(page))
+        WebDriverWait(self.driver, 60).until(lambda _: _gone(page))
+        WebDriverWait(self.driver, 30, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
 
     def fill(self, element_id: str, text: str) -> None:
         field = self.by_id(element_id)
@@ -190,7 +203,12 @@ class Web:
         )
         outcome = await self.system.team.request(command, account_id=account, actor_id=owner)
         outcome.accepted()
+        # membership shows the owner, and access control lets them manage clients
         await self.system.eventually(lambda: self.system.api.member(account, owner))
+        await self.system.eventually(lambda: self._access_control_knows(account, owner))
+
+    async def _access_control_knows(self, account: str, member: str) -> bool:
+        return await self.system.api.member_tags(account, member) is not None
 
     async def register_client(self, account: str, owner: str, client: str, *tags: str) -> None:
         command = m.RegisterClient(client_id=client, security_tags=list(tags))
@@ -207,13 +225,20 @@ def driver() -> Iterator[webdriver.Chrome]:
         browser.quit()
 
 
-@pytest.fixture
-async def web(
-    servers: Servers, unique: str, tmp_path: Path, driver: webdriver.Chrome
+@contextlib.asynccontextmanager
+async def running_web(
+    servers: Servers,
+    unique: str,
+    tmp_path: Path,
+    driver: webdriver.Chrome,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Web]:
+    """The four services with ACCEPT_URL_BASE at the gateway, and the gateway."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    system = await start_system(servers, unique, tmp_path, extra_env={"ACCEPT_URL_BASE": url})
+    system = await start_system(
+        servers, unique, tmp_path, extra_env={"ACCEPT_URL_BASE": url, **(extra_env or {})}
+    )
     services = {name: f"http://127.0.0.1:{system.port(name)}" for name in system.processes}
     gateway = ServiceProcess(
         "gateway",
@@ -236,3 +261,11 @@ async def web(
     finally:
         gateway.stop()
         await stop_system(system)
+
+
+@pytest.fixture
+async def web(
+    servers: Servers, unique: str, tmp_path: Path, driver: webdriver.Chrome
+) -> AsyncIterator[Web]:
+    async with running_web(servers, unique, tmp_path, driver) as running:
+        yield running

@@ -99,6 +99,9 @@ async def test_a_members_row_and_tags_and_the_clients_with_theirs(system: System
     assert row is not None
     assert (row.member_id, row.status.value, row.roles) == (owner, "active", ["owner"])
     assert await api.member(account, "nobody") is None
+    only = await api.users_page(account, email=f"OLIVE-{system.unique}@example.com")
+    assert [r.member_id for r in only.users] == [owner] and only.next is None
+    assert (await api.users_page(account, email="nobody@example.com")).users == []
     assert await api.member(f"{account}-other", owner) is None
     assert await api.member_tags(account, owner) == ["North", "adults"]  # as written
     assert await api.member_tags(account, "nobody") is None
