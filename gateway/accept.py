@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from contracts import messages as m
 from contracts.http import InvitationLookup, InvitationStatus, UserStatus
-from gateway.common import form_of, gateway_of, render, signed_in
+from gateway.common import back_to, form_of, gateway_of, render
 from gateway.security import Person
 from pro_team_client import ApiProblem, OutcomeTimeout
 
@@ -86,11 +87,15 @@ async def accept_page(
     )
 
 
-@router.post(PATH, response_class=HTMLResponse)
-async def accept(request: Request, account_id: str, invitation_id: str) -> HTMLResponse:
+@router.post(PATH, response_model=None)
+async def accept(
+    request: Request, account_id: str, invitation_id: str
+) -> HTMLResponse | RedirectResponse:
     form = await form_of(request)
-    person = signed_in(request)
     token = str(form.get("token", ""))
+    person = Person.from_session(request.session)
+    if person is None:  # signed out meanwhile: the page again, which asks to sign in
+        return back_to(f"{request.url.path}?token={quote(token, safe='')}")
     found = await _look_up(request, account_id, invitation_id, token)
     if isinstance(found, HTMLResponse):
         return found

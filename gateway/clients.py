@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from contracts import messages as m
-from gateway import words
 from gateway.common import (
     back_to,
+    carry_out,
     client_manager,
-    flash,
     form_of,
     gateway_of,
     render,
-    report,
-    send,
     tags_from,
     viewer,
 )
@@ -47,31 +43,26 @@ async def manage_clients(request: Request, account_id: str, after: str = "") -> 
 @router.post("/accounts/{account_id}/clients", response_model=None)
 async def register_client(request: Request, account_id: str) -> RedirectResponse:
     form = await form_of(request)
-    found = await client_manager(request, account_id)
-    try:
-        command = m.RegisterClient(
-            client_id=str(form.get("client_id", "")).strip(),
-            security_tags=tags_from(str(form.get("security_tags", ""))),
-        )
-    except ValidationError as error:
-        flash(request, words.of_invalid_form(error), "error")
-        return back_to(_manage(account_id))
-    outcome = await send(request, command, found)
-    report(request, outcome, f"Client {command.client_id} registered.")
+    viewer = await client_manager(request, account_id)
+    client_id = str(form.get("client_id", "")).strip()
+    tags = tags_from(str(form.get("security_tags", "")))
+    await carry_out(
+        request,
+        viewer,
+        lambda: m.RegisterClient(client_id=client_id, security_tags=tags),
+        lambda sent: f"Client {sent.client_id} registered.",
+    )
     return back_to(_manage(account_id))
 
 
 @router.post("/accounts/{account_id}/clients/{client_id}/tags", response_model=None)
 async def tag_client(request: Request, account_id: str, client_id: str) -> RedirectResponse:
-    form = await form_of(request)
-    found = await client_manager(request, account_id)
-    try:
-        command = m.SetClientSecurityTags(
-            client_id=client_id, security_tags=tags_from(str(form.get("security_tags", "")))
-        )
-    except ValidationError as error:
-        flash(request, words.of_invalid_form(error), "error")
-        return back_to(_manage(account_id))
-    outcome = await send(request, command, found)
-    report(request, outcome, f"Security tags of {client_id} saved.")
+    tags = tags_from(str((await form_of(request)).get("security_tags", "")))
+    viewer = await client_manager(request, account_id)
+    await carry_out(
+        request,
+        viewer,
+        lambda: m.SetClientSecurityTags(client_id=client_id, security_tags=tags),
+        lambda _: f"Security tags of {client_id} saved.",
+    )
     return back_to(_manage(account_id))

@@ -101,7 +101,8 @@ async def form_of(request: Request) -> dict[str, Any]:
 def signed_in(request: Request) -> Person:
     person = Person.from_session(request.session)
     if person is None:
-        raise SignInFirst(request.url.path)
+        query = request.url.query
+        raise SignInFirst(request.url.path + (f"?{query}" if query else ""))
     return person
 
 
@@ -162,6 +163,22 @@ async def send(request: Request, command: MessageData, viewer: Viewer) -> Outcom
     except OutcomeTimeout:
         flash(request, words.STILL_ON_ITS_WAY, "info")
         return None
+
+
+async def carry_out(
+    request: Request, viewer: Viewer, build: Callable[[], C], success: Callable[[C], str]
+) -> tuple[C, Outcome] | None:
+    """Build the command (a form the contract refuses: its problems are flashed and nothing is
+    sent), send it as the viewer and flash its outcome in words. The command and its outcome;
+    None when nothing was sent or no outcome came in time."""
+    try:
+        command = build()
+    except ValidationError as error:
+        flash(request, words.of_invalid_form(error), "error")
+        return None
+    outcome = await send(request, command, viewer)
+    report(request, outcome, success(command))
+    return None if outcome is None else (command, outcome)
 
 
 def report(request: Request, outcome: Outcome | None, success: str) -> None:

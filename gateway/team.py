@@ -7,21 +7,17 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from contracts import messages as m
 from contracts.common import Role
 from contracts.http import UserRow, UserStatus
-from gateway import words
 from gateway.common import (
     back_to,
+    carry_out,
     command_or_404,
-    flash,
     form_of,
     gateway_of,
     render,
-    report,
-    send,
     tags_from,
     team_manager,
 )
@@ -76,25 +72,22 @@ async def invite(request: Request, account_id: str) -> RedirectResponse:
     form = await form_of(request)
     viewer = await team_manager(request, account_id)
     roles = form.get("roles", [])
-    tags = tags_from(str(form.get("security_tags", "")))
-    try:
-        command = m.InviteTeamMember.model_validate(
-            {
-                "email": form.get("email", ""),
-                "roles": roles if isinstance(roles, list) else [roles],
-                "message": str(form.get("message", "")).strip() or None,
-                "invitee_name": str(form.get("invitee_name", "")).strip() or None,
-                "inviter_name": viewer.row.name,
-                "security_tags": tags or None,
-            }
-        )
-    except ValidationError as error:
-        flash(request, words.of_invalid_form(error), "error")
-        return back_to(_users(account_id))
-    outcome = await send(request, command, viewer)
-    report(request, outcome, f"Invitation sent to {command.email}. They show as Pending below.")
-    if outcome is not None and not outcome.rejected:
-        await _until_listed(gateway_of(request).api, account_id, command.email)
+    fields = {
+        "email": form.get("email", ""),
+        "roles": roles if isinstance(roles, list) else [roles],
+        "message": str(form.get("message", "")).strip() or None,
+        "invitee_name": str(form.get("invitee_name", "")).strip() or None,
+        "inviter_name": viewer.row.name,
+        "security_tags": tags_from(str(form.get("security_tags", ""))) or None,
+    }
+    done = await carry_out(
+        request,
+        viewer,
+        lambda: m.InviteTeamMember.model_validate(fields),
+        lambda sent: f"Invitation sent to {sent.email}. They show as Pending below.",
+    )
+    if done is not None and not done[1].rejected:
+        await _until_listed(gateway_of(request).api, account_id, done[0].email)
     return back_to(_users(account_id))
 
 
@@ -108,23 +101,35 @@ async def _until_listed(api: TeamApi, account_id: str, email: str, seconds: floa
         await asyncio.sleep(0.2)
 
 
+# The buttons of a pending row: the command each sends, and what the page then says.
+PENDING_ROW_ACTIONS: dict[str, tuple[type[m.ResendInvitation | m.RevokeInvitation], str]] = {
+    "resend": (m.ResendInvitation, "Invitation resent: a new link is on its way."),
+    "revoke": (m.RevokeInvitation, "Invitation revoked: its link no longer works."),
+}
+
+
 @router.post("/accounts/{account_id}/invitations/{invitation_id}/resend", response_model=None)
 async def resend(request: Request, account_id: str, invitation_id: str) -> RedirectResponse:
-    await form_of(request)
-    viewer = await team_manager(request, account_id)
-    command = command_or_404(lambda: m.ResendInvitation(invitation_id=invitation_id))
-    outcome = await send(request, command, viewer)
-    report(request, outcome, "Invitation resent: a new link is on its way.")
-    return back_to(_users(account_id))
+    return await _pending_row_action(request, account_id, invitation_id, "resend")
 
 
 @router.post("/accounts/{account_id}/invitations/{invitation_id}/revoke", response_model=None)
 async def revoke(request: Request, account_id: str, invitation_id: str) -> RedirectResponse:
+    return await _pending_row_action(request, account_id, invitation_id, "revoke")
+
+
+async def _pending_row_action(
+    request: Request, account_id: str, invitation_id: str, action: str
+) -> RedirectResponse:
     await form_of(request)
     viewer = await team_manager(request, account_id)
-    command = command_or_404(lambda: m.RevokeInvitation(invitation_id=invitation_id))
-    outcome = await send(request, command, viewer)
-    report(request, outcome, "Invitation revoked: its link no longer works.")
+    command_class, success = PENDING_ROW_ACTIONS[action]
+    await carry_out(
+        request,
+        viewer,
+        lambda: command_or_404(lambda: command_class(invitation_id=invitation_id)),
+        lambda _: success,
+    )
     return back_to(_users(account_id))
 
 
@@ -141,23 +146,23 @@ async def confirm_disconnect(request: Request, account_id: str, member_id: str) 
 async def disconnect(request: Request, account_id: str, member_id: str) -> RedirectResponse:
     await form_of(request)
     viewer = await team_manager(request, account_id)
-    command = command_or_404(lambda: m.DisconnectMember(member_id=member_id))
-    outcome = await send(request, command, viewer)
-    report(request, outcome, "Success: the member was disconnected.")
+    await carry_out(
+        request,
+        viewer,
+        lambda: command_or_404(lambda: m.DisconnectMember(member_id=member_id)),
+        lambda _: "Success: the member was disconnected.",
+    )
     return back_to(_users(account_id))
 
 
 @router.post("/accounts/{account_id}/members/{member_id}/tags", response_model=None)
 async def tag_member(request: Request, account_id: str, member_id: str) -> RedirectResponse:
-    form = await form_of(request)
+    tags = tags_from(str((await form_of(request)).get("security_tags", "")))
     viewer = await team_manager(request, account_id)
-    try:
-        command = m.SetMemberSecurityTags(
-            member_id=member_id, security_tags=tags_from(str(form.get("security_tags", "")))
-        )
-    except ValidationError as error:
-        flash(request, words.of_invalid_form(error), "error")
-        return back_to(_users(account_id))
-    outcome = await send(request, command, viewer)
-    report(request, outcome, "Security tags saved.")
+    await carry_out(
+        request,
+        viewer,
+        lambda: m.SetMemberSecurityTags(member_id=member_id, security_tags=tags),
+        lambda _: "Security tags saved.",
+    )
     return back_to(_users(account_id))

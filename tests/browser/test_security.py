@@ -4,6 +4,8 @@ and SameSite, and every page carries a strict Content-Security-Policy and no scr
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from selenium.webdriver.common.by import By
 
@@ -100,8 +102,15 @@ async def test_every_page_has_a_strict_policy_and_no_script(web: Web, unique: st
         signin = await http.get("/signin")
         set_cookie = signin.headers["set-cookie"].lower()
         assert "httponly" in set_cookie and "samesite=lax" in set_cookie
-        # Signing in never sends anyone to another site.
         token = signin.text.split('name="csrf_token" value="')[1].split('"')[0]
+        # Pressing Accept after the session ended: back to the link's page, which asks to sign in.
+        accept = f"/accounts/a-{unique}/invitations/{uuid.uuid4()}/accept"
+        answer = await http.post(accept, data={"csrf_token": token, "token": "t o/k"})
+        assert (answer.status_code, answer.headers["location"]) == (
+            303,
+            f"{accept}?token=t%20o%2Fk",
+        )
+        # Signing in never sends anyone to another site.
         answer = await http.post(
             "/signin/email",
             data={
