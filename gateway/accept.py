@@ -111,16 +111,17 @@ async def accept(
         return _ending(request, ENDINGS["invalid"], 404)
     gateway = gateway_of(request)
     try:
-        outcome = await gateway.team.request(
-            command,
-            account_id=account_id,
-            actor_id=person.user_id,
-            timeout=gateway.settings.outcome_timeout_seconds,
+        outcome = await gateway.team.request(  # no actor: the token is the credential
+            command, account_id=account_id, timeout=gateway.settings.outcome_timeout_seconds
         )
     except OutcomeTimeout:
         return _ending(
             request,
-            ("Almost there", "Your acceptance was sent; reload this page in a moment."),
+            (
+                "Almost there",
+                "Your acceptance was sent but its answer is late: open the invitation link "
+                "again in a moment to see the result.",
+            ),
             202,
         )
     reason = outcome.reason
