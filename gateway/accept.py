@@ -3,7 +3,6 @@ invited address, accept, and the result in words."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import quote
 
@@ -12,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from contracts import messages as m
-from contracts.http import InvitationLookup, InvitationStatus, UserStatus
-from gateway.common import back_to, form_of, gateway_of, render
+from contracts.http import InvitationLookup, InvitationStatus
+from gateway.common import active_member, back_to, form_of, gateway_of, render, until
 from gateway.security import Person
 from pro_team_client import ApiProblem, OutcomeTimeout
 
@@ -125,9 +124,13 @@ async def accept(
             202,
         )
     reason = outcome.reason
-    if reason is None or (reason == "already_accepted" and await _is_member(request, person)):
+
+    async def joined() -> bool:
+        return await active_member(gateway.api, account_id, person.user_id) is not None
+
+    if reason is None or (reason == "already_accepted" and await joined()):
         request.session["account_id"] = account_id
-        await _until_member(request, person)
+        await until(joined, 10)  # the welcome page's links are for members only
         return render(request, "accept_result.html", title="Welcome", text="", joined=found)
     if reason == "email_mismatch":
         text = (
@@ -136,18 +139,3 @@ async def accept(
         )
         return _ending(request, ("Wrong email address", text), 403)
     return _ending(request, ENDINGS.get(reason, ENDINGS["invalid"]), 409)
-
-
-async def _until_member(request: Request, person: Person, seconds: float = 10) -> None:
-    """Membership records the join a moment after the invitation is accepted: wait for it, so
-    the welcome page's links open (they are only for members)."""
-    for _ in range(int(seconds / 0.2)):
-        if await _is_member(request, person):
-            return
-        await asyncio.sleep(0.2)
-
-
-async def _is_member(request: Request, person: Person) -> bool:
-    account_id = request.path_params["account_id"]
-    row = await gateway_of(request).api.member(account_id, person.user_id)
-    return row is not None and row.status is UserStatus.ACTIVE

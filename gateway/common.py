@@ -3,7 +3,8 @@ sending a command and waiting for its outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,10 +128,25 @@ async def viewer(request: Request, account_id: str) -> Viewer:
     """The signed-in person as an active member of `account_id`; 404 for anyone else, so
     another account's pages look like pages that do not exist."""
     person = signed_in(request)
-    row = await gateway_of(request).api.member(account_id, person.user_id)
-    if row is None or row.status is not UserStatus.ACTIVE:
+    row = await active_member(gateway_of(request).api, account_id, person.user_id)
+    if row is None:
         raise HTTPException(404, "There is no such page.")
     return Viewer(person, row, account_id)
+
+
+async def active_member(api: TeamApi, account_id: str, user_id: str) -> UserRow | None:
+    """The user's row when they are an active member of the account."""
+    row = await api.member(account_id, user_id)
+    return row if row is not None and row.status is UserStatus.ACTIVE else None
+
+
+async def until(check: Callable[[], Awaitable[object]], seconds: float) -> None:
+    """Wait (at most `seconds`) until `check` answers something true: the services' read
+    sides catch up a moment after a command's outcome, and the next page should show it."""
+    for _ in range(int(seconds / 0.2)):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
 
 
 async def team_manager(request: Request, account_id: str) -> Viewer:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from contracts.common import normalize_email
 from contracts.http import UserStatus
-from gateway.common import back_to, form_of, gateway_of, render, viewer
+from gateway.common import active_member, back_to, form_of, gateway_of, render, viewer
 from gateway.security import Person, csrf_token, safe_next, user_id_for
 from pro_team_client import ApiProblem
 
@@ -67,8 +67,8 @@ async def members_to_pick(request: Request, account: str = "", next: str = "") -
 async def sign_in_as_member(request: Request) -> RedirectResponse | HTMLResponse:
     form = await form_of(request)
     account, member_id = str(form.get("account", "")), str(form.get("member_id", ""))
-    row = await gateway_of(request).api.member(account, member_id)
-    if row is None or row.status is not UserStatus.ACTIVE:
+    row = await active_member(gateway_of(request).api, account, member_id)
+    if row is None:
         return render(
             request, "signin.html", 404, account=account, problem="No such member.", next=""
         )

@@ -12,6 +12,7 @@ from contracts import messages as m
 from contracts.common import Role
 from contracts.http import UserRow, UserStatus
 from gateway.common import (
+    active_member,
     back_to,
     carry_out,
     command_or_404,
@@ -20,6 +21,7 @@ from gateway.common import (
     render,
     tags_from,
     team_manager,
+    until,
 )
 from pro_team_client import TeamApi
 
@@ -87,18 +89,15 @@ async def invite(request: Request, account_id: str) -> RedirectResponse:
         lambda sent: f"Invitation sent to {sent.email}. They show as Pending below.",
     )
     if done is not None and not done[1].rejected:
-        await _until_listed(gateway_of(request).api, account_id, done[0].email)
+        api, email = gateway_of(request).api, done[0].email
+        # membership lists the invitation a moment after the invitations service answered
+        await until(lambda: _listed(api, account_id, email), 5)
     return back_to(_users(account_id))
 
 
-async def _until_listed(api: TeamApi, account_id: str, email: str, seconds: float = 5) -> None:
-    """The Users page (membership) lists an invitation a moment after the invitations service
-    answered: wait for it a little, so the page shown next has the row."""
-    for _ in range(int(seconds / 0.2)):
-        page = await api.users_page(account_id, UserStatus.PENDING, limit=1, email=email)
-        if page.users:
-            return
-        await asyncio.sleep(0.2)
+async def _listed(api: TeamApi, account_id: str, email: str) -> bool:
+    page = await api.users_page(account_id, UserStatus.PENDING, limit=1, email=email)
+    return bool(page.users)
 
 
 # The buttons of a pending row: the command each sends, and what the page then says.
@@ -136,8 +135,8 @@ async def _pending_row_action(
 @router.get("/accounts/{account_id}/members/{member_id}/disconnect", response_class=HTMLResponse)
 async def confirm_disconnect(request: Request, account_id: str, member_id: str) -> HTMLResponse:
     viewer = await team_manager(request, account_id)
-    row = await gateway_of(request).api.member(account_id, member_id)
-    if row is None or row.status is not UserStatus.ACTIVE:
+    row = await active_member(gateway_of(request).api, account_id, member_id)
+    if row is None:
         raise HTTPException(404, "There is no such member.")
     return render(request, "disconnect.html", viewer=viewer, row=row)
 
