@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from bench.cpu import CpuWindow
 from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
@@ -139,9 +140,10 @@ async def invite(system: System, account: str, email: str) -> str:
     )
 
 
-async def burst(system: System, n: int, unique: str) -> tuple[Latencies, float]:
+async def burst(system: System, n: int, unique: str, cpu: CpuWindow) -> tuple[Latencies, float]:
     """All N commands at once; latencies from each command's publish; throughput."""
     accounts = await register_accounts(system, -(-n // PER_ACCOUNT), unique)
+    cpu.start()
     sent: dict[str, float] = {}
     email_of: dict[str, str] = {}
     email_of_account: dict[str, str] = {}
@@ -170,6 +172,7 @@ async def burst(system: System, n: int, unique: str) -> tuple[Latencies, float]:
                     outstanding[account] -= 1
         await asyncio.sleep(0.5)
     created, emailed = await outcomes(system, sent, 60 + n * 0.5)
+    cpu.stop()
     rows = [pending_seen[email] - sent[c] for c, email in email_of.items() if email in pending_seen]
     latencies = {
         "created": [at - sent[c] for c, at in created.items()],
@@ -179,10 +182,13 @@ async def burst(system: System, n: int, unique: str) -> tuple[Latencies, float]:
     return latencies, n / (max(emailed.values()) - min(sent.values()))
 
 
-async def open_loop(system: System, rate: float, duration: float, unique: str) -> Latencies:
+async def open_loop(
+    system: System, rate: float, duration: float, unique: str, cpu: CpuWindow
+) -> Latencies:
     """Invitation i is due at start + i/rate; latencies from the due time."""
     n = int(rate * duration)
     accounts = await register_accounts(system, -(-n // PER_ACCOUNT), unique)
+    cpu.start()
     due: dict[str, float] = {}
     start = time.perf_counter() + 0.5
     late = 0.0
@@ -200,6 +206,7 @@ async def open_loop(system: System, rate: float, duration: float, unique: str) -
     await asyncio.gather(*sending)
     print(f"offered {n} invitations at {rate:g}/s (sender at most {late * 1000:.0f} ms late)")
     created, emailed = await outcomes(system, due, 120)
+    cpu.stop()
     lost = len(due) - len(emailed)
     email = sorted((due[c] - start, at - due[c]) for c, at in emailed.items())
     print(f"emails: {len(emailed)} of {n} ({lost} not sent within the drain time)")
@@ -256,9 +263,7 @@ def peak_rss_mb(system: System) -> dict[str, float]:
     """VmHWM of each service process (the first instance), in MB."""
     peaks = {}
     for name, copies in system.processes.items():
-        process = copies[0].process
-        assert process is not None
-        status = Path(f"/proc/{process.pid}/status").read_text()
+        status = Path(f"/proc/{copies[0].pid}/status").read_text()
         kilobytes = next(
             int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
         )
@@ -268,17 +273,21 @@ def peak_rss_mb(system: System) -> dict[str, float]:
 
 async def run_pipeline(
     n: int, rate: float | None, duration: float
-) -> tuple[Latencies, float | None, dict[str, float]]:
+) -> tuple[Latencies, float | None, dict[str, float], str]:
+    """Latencies, throughput (burst), each service's peak RSS, and the CPU report."""
     servers = from_environment()
     assert servers is not None, "point at the stack first: eval $(.venv/bin/python -m stack env)"
     unique = uuid.uuid4().hex[:8]
     system = await start_system(servers, unique, Path(tempfile.mkdtemp()))
+    pids = {name: copies[0].pid for name, copies in system.processes.items()}
+    cpu = CpuWindow(pids)
     try:
         if rate is None:
-            latencies, throughput = await burst(system, n, unique)
+            latencies, throughput = await burst(system, n, unique, cpu)
         else:
-            latencies, throughput = await open_loop(system, rate, duration, unique), None
-        return latencies, throughput, peak_rss_mb(system)
+            n = int(rate * duration)
+            latencies, throughput = await open_loop(system, rate, duration, unique, cpu), None
+        return latencies, throughput, peak_rss_mb(system), cpu.report(n, "invitation")
     finally:
         await stop_system(system)
 
@@ -301,9 +310,10 @@ async def main(n: int, rate: float | None, duration: float) -> None:
     settings = ServiceSettings()
     mode = f"{rate:g}/s offered for {duration:g} s" if rate else f"a burst of {n}"
     print(f"pipeline: {mode} invitations through the four services ...", flush=True)
-    latencies, throughput, rss = await run_pipeline(n, rate, duration)
+    latencies, throughput, rss, cpu = await run_pipeline(n, rate, duration)
     print_latencies(latencies, "command" if rate is None else "scheduled send")
     print("\npeak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(rss.items())))
+    print(cpu)
     if throughput is None:
         return
     print("baselines ...", flush=True)

@@ -36,6 +36,11 @@ class ServiceProcess:
     def port(self) -> int:
         return int(self.env["HTTP_PORT"])
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -117,6 +117,38 @@ class StorageContract:
         assert [(await docs.get(f"u{n}") or {}).get("n") for n in range(5)] == list(range(5))
         assert await docs.get("d1") == {"_id": "d1", "version": 1, "slot": "s1", "n": 1}
 
+    async def test_concurrent_unique_look_ups_each_get_their_own_document(
+        self, storage: Storage
+    ) -> None:
+        """Look-ups by a unique slot, and by two fields, asked at the same moment (sent as one
+        query by the Mongo storage): each gets the document its filter picks out, or None."""
+        docs = storage.collection("members", [Index(("account_id", "email"))])
+        await docs.ensure_indexes()
+        await docs.insert_all(
+            [
+                {"_id": f"a{a}|u{u}", "version": 1, "account_id": f"a{a}", "email": f"u{u}@x"}
+                | {"slot": f"s{a}.{u}", "status": "active" if u % 2 else "left", "n": 10 * a + u}
+                for a in range(3)
+                for u in range(4)
+            ]
+            + [{"_id": "tagged", "version": 1, "slot": ["t1", "t2"], "n": 99}]
+        )
+        wanted = [
+            {"account_id": "a1", "email": "u3@x", "status": "active"},
+            {"account_id": "a2", "email": "u2@x", "status": "active"},  # that one left
+            {"account_id": "a0", "email": "u1@x", "status": "active"},
+            {"account_id": "a1", "email": "u3@x", "status": "active"},  # the same again
+            {"slot": "s2.0"},
+            {"slot": "s9.9"},
+            {"slot": "t2"},  # an array field matches by one element, as on the server
+            {"slot": "s0.3", "n": 3},
+            {"slot": "s0.3", "n": 4},
+        ]
+        found = await asyncio.gather(*[docs.find_unique(where) for where in wanted])
+        assert [d and d["n"] for d in found] == [13, None, 1, 13, 20, None, 99, 3, None]
+        assert found[0] is not found[3]  # each caller may change its copy
+        assert await docs.find_unique({"n": {"$gte": 22}}) is not None  # any filter still works
+
     async def test_a_long_page_comes_back_whole_and_in_order(self, storage: Storage) -> None:
         """More documents than a server's default first batch (101), sorted and limited."""
         docs = storage.collection("docs")

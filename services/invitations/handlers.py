@@ -155,21 +155,28 @@ class InvitationHandlers:
         """One invitation decided and committed with its public event and private link (a
         bulk row's events get the row's `id_parts`, so each has its own id)."""
         email, now = command.email, self.clock.now()
-        pending = await self.store.pending(account, email)
+        # independent reads, at once (the two of the account's document are one request)
+        pending, account_name, is_active_member, last_hour, reminders = await asyncio.gather(
+            self.store.pending(account, email),
+            self.store.accounts.get(account),
+            self.store.is_active_member(account, email),
+            self.store.created_in_the_hour_before(account, now),
+            self.store.reminder_rule(account, self.reminders),
+        )
         fresh = self.links.mint()
         invitation, created = domain.decide_invite(
             invitation_id=invitation_id,
             account_id=account,
             command=command,
             actor=actor,
-            account_name=await self.store.accounts.get(account) or account,
-            is_active_member=await self.store.is_active_member(account, email),
+            account_name=account_name or account,
+            is_active_member=is_active_member,
             pending=pending.state,
-            invitations_last_hour=await self.store.created_in_the_hour_before(account, now),
+            invitations_last_hour=last_hour,
             token_hash=fresh.link.token_hash,
             now=now,
             policy=self.policy,
-            reminders=await self.store.reminder_rule(account, self.reminders),
+            reminders=reminders,
         )
         await self.expire(pending)  # overdue but not swept yet: close it to free the email
         link = replace(self.links.issue(created, fresh), id_parts=id_parts)

@@ -147,7 +147,7 @@ class InvitationStore:
 
     async def is_active_member(self, account_id: str, email: str) -> bool:
         where = {"account_id": account_id, "email": email, "status": "active"}
-        return await self.members.find_one(where) is not None
+        return await self.members.find_unique(where) is not None
 
     async def put_member(self, account_id: str, member_id: str, fields: Document) -> None:
         key = f"{account_id}|{member_id}"

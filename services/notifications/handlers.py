@@ -168,15 +168,19 @@ class NotificationHandlers:
             # the retrier leaves it alone while this first attempt runs
             next_attempt_at=now + timedelta(seconds=self._lease_seconds()),
         )
-        await self.attempt(await uow.commit(stored, ready))
+        # The insert that just succeeded is this first attempt's claim: an `_id` is inserted
+        # once, and the retrier leaves the delivery alone until its lease is over.
+        await self.attempt(await uow.commit(stored, ready), claimed=True)
 
     # ---- sending -----------------------------------------------------------------------------
 
-    async def attempt(self, stored: Stored[Delivery]) -> None:
+    async def attempt(self, stored: Stored[Delivery], claimed: bool = False) -> None:
+        """One attempt at sending, by whoever claims it (`claimed`: the caller holds it)."""
         delivery = stored.state
         assert delivery is not None and delivery.html is not None and delivery.text is not None
         attempts = delivery.attempts + 1
-        if not await self.store.claim(delivery.cause_id, attempts, self._lease_number()):
+        lease = self._lease_number()
+        if not claimed and not await self.store.claim(delivery.cause_id, attempts, lease):
             return  # another instance is making this attempt
         uow = self.unit_of_work(_cause_of(delivery))
         outgoing = Outgoing(

@@ -38,6 +38,12 @@ class Collection(Protocol):
 
     async def find_one(self, where: Filter) -> Document | None: ...
 
+    async def find_unique(self, where: Filter) -> Document | None:
+        """The document an equality filter picks out, for fields that identify at most one
+        document (a unique slot, an account and a member). Look-ups of the same fields made
+        at about the same moment go to the server as one query."""
+        ...
+
     async def find(
         self,
         where: Filter,

@@ -105,6 +105,9 @@ class MemoryCollection:
         found = await self.find(where, limit=1)
         return found[0] if found else None
 
+    async def find_unique(self, where: Filter) -> Document | None:
+        return await self.find_one(where)
+
     async def find(
         self,
         where: Filter,

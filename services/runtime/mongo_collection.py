@@ -21,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from services.runtime import lookups
 from services.runtime.coalesce import Coalescer
 from services.runtime.collection import Collection, Document, Filter, Index, UniqueViolation
 
@@ -43,6 +44,7 @@ class MongoCollection:
         self._get: Coalescer[str, Document | None] = Coalescer(self._get_many)
         self._insert: Coalescer[Document, bool] = Coalescer(self._insert_many)
         self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
+        self._find_unique: Coalescer[Filter, Document | None] = Coalescer(self._find_unique_many)
 
     async def ensure_indexes(self) -> None:
         for index in self.indexes:
@@ -55,7 +57,8 @@ class MongoCollection:
     async def _get_many(self, keys: list[str]) -> list[Document | None]:
         if len(keys) == 1:
             return [await self.raw.find_one({"_id": keys[0]})]
-        found = {doc["_id"]: doc for doc in await self.raw.find({"_id": {"$in": keys}}).to_list()}
+        cursor = self.raw.find({"_id": {"$in": keys}}).batch_size(len(keys))  # one batch
+        found = {doc["_id"]: doc for doc in await cursor.to_list()}
         answers: list[Document | None] = []
         given: set[str] = set()
         for key in keys:  # two callers asking for one document each get their own copy
@@ -66,6 +69,28 @@ class MongoCollection:
 
     async def find_one(self, where: Filter) -> Document | None:
         return await self.raw.find_one(dict(where))
+
+    async def find_unique(self, where: Filter) -> Document | None:
+        if not lookups.is_equality(where):
+            return await self.find_one(where)
+        return await self._find_unique(where)
+
+    async def _find_unique_many(self, filters: list[Filter]) -> list[Document | None]:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for index, where in enumerate(filters):
+            groups.setdefault(lookups.fields_of(where), []).append(index)
+        found: list[Document | None] = [None] * len(filters)
+        for indexes in groups.values():
+            group = [filters[i] for i in indexes]
+            if len(group) == 1:
+                found[indexes[0]] = await self.find_one(group[0])
+                continue
+            # each filter picks out one document at most: they all fit in the first batch
+            cursor = self.raw.find(lookups.combined(group)).batch_size(len(group) + 1)
+            docs = await cursor.to_list(None)
+            for i, doc in zip(indexes, lookups.answers(group, docs), strict=True):
+                found[i] = doc
+        return found
 
     async def find(
         self,

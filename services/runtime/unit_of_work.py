@@ -79,7 +79,8 @@ class Repository(Generic[S]):
         return self.stored(await self.collection.get(key))
 
     async def load_where(self, where: Filter) -> Stored[S]:
-        return self.stored(await self.collection.find_one(where))
+        """The aggregate an equality filter identifies (see `Collection.find_unique`)."""
+        return self.stored(await self.collection.find_unique(where))
 
     async def get(self, key: str) -> S | None:
         return (await self.load(key)).state
