@@ -19,7 +19,8 @@ from contracts.messages import (
 from services.notifications import domain, i18n
 from services.notifications.delivery import Delivery, RetryRule
 from services.notifications.domain import BadRecipient, InvitationEmail, WelcomeEmail
-from services.notifications.mailer import Outgoing, Renderer, Sender, SendFailure, build_message
+from services.notifications.mailer import Renderer, Sender, SendFailure
+from services.notifications.mime import Outgoing, build_message
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DeliveryStore
 from services.runtime.clock import Clock

@@ -6,9 +6,7 @@ import asyncio
 import socket
 import time
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,35 +79,6 @@ class Renderer:
         return Rendered(subject, html, text)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    to: str
-    to_name: str
-    subject: str
-    html: str
-    text: str
-    message_id: str
-
-
-def build_message(outgoing: Outgoing, settings: NotificationsSettings) -> EmailMessage:
-    """Multipart/alternative: plain text first, HTML second. Header values are single-line."""
-    message = EmailMessage()
-    from_name, from_address = parseaddr(settings.mail_from)
-    message["From"] = Address(header_safe(from_name), addr_spec=from_address)
-    local, _, domain = outgoing.to.rpartition("@")
-    message["To"] = Address(header_safe(outgoing.to_name), username=local, domain=domain)
-    if settings.mail_reply_to:
-        reply_name, reply_address = parseaddr(settings.mail_reply_to)
-        message["Reply-To"] = Address(header_safe(reply_name), addr_spec=reply_address)
-    message["Subject"] = header_safe(outgoing.subject, 250)
-    message["Message-ID"] = outgoing.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(outgoing.text)
-    message.add_alternative(outgoing.html, subtype="html")
-    return message
-
-
 class SendFailure(Exception):
     def __init__(self, error: str, permanent: bool) -> None:
         super().__init__(error)
@@ -118,7 +87,7 @@ class SendFailure(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Raises SendFailure when the message did not leave."""
         ...
 
@@ -137,7 +106,7 @@ class Mailer:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._local_hostname = socket.getfqdn()  # once: aiosmtplib looks it up per connection
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Raises SendFailure: permanent for a 5xx, transient for 4xx, refusals and timeouts."""
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None

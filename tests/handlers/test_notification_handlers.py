@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from email.message import EmailMessage
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
+from aiosmtplib.email import flatten_message
 
 from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
@@ -26,10 +29,13 @@ class RecordingMailer:
         self.sent: list[EmailMessage] = []
         self.failures: list[SendFailure] = []  # raised, in order, before anything is sent
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
+        """Keeps the email as its recipient reads it (flattened, parsed back)."""
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.append(message)
+        parsed = BytesParser(policy=policy.default).parsebytes(flatten_message(message))
+        assert isinstance(parsed, EmailMessage)
+        self.sent.append(parsed)
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.sent if m["To"].addresses[0].addr_spec == address]
