@@ -44,7 +44,7 @@ from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIO
 from services.runtime.kafka_access import KafkaAccess
 from services.runtime.settings import ServiceSettings
 from stack.children import exit_on_signals
-from tests.e2e.conftest import System, start_system, stop_system
+from tests.e2e.conftest import SERVICES, System, start_system, stop_system
 from tests.servers import from_environment
 
 PER_ACCOUNT = 100
@@ -290,6 +290,18 @@ async def run_pipeline(
         return latencies, throughput, peak_rss_mb(system), cpu.report(n, "invitation")
     finally:
         await stop_system(system)
+        await drop_databases(unique)
+
+
+async def drop_databases(unique: str) -> None:
+    """The run's four databases: each run would otherwise leave them behind, and a database
+    server that holds more data is not the same machine for the next run."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        ServiceSettings().mongodb_uri.get_secret_value()
+    )
+    for name in SERVICES:
+        await client.drop_database(f"{name}_e2e_{unique}")
+    await client.close()
 
 
 def print_latencies(latencies: Latencies, since: str) -> None:

@@ -149,6 +149,32 @@ class StorageContract:
         assert found[0] is not found[3]  # each caller may change its copy
         assert await docs.find_unique({"n": {"$gte": 22}}) is not None  # any filter still works
 
+    async def test_concurrent_compare_and_set_updates_each_get_their_own_answer(
+        self, storage: Storage
+    ) -> None:
+        """Outbox clears of many handlers at the same moment (one bulk write on the Mongo
+        storage, which reports only how many matched): each caller learns whether its own
+        update landed."""
+        docs = storage.collection("cas")
+        await docs.insert_all([{"_id": f"d{n}", "version": 3, "outbox": ["e"]} for n in range(6)])
+        answers = await asyncio.gather(
+            *[docs.set_fields(f"d{n}", 3 if n % 2 == 0 else 2, {"outbox": []}) for n in range(6)],
+            docs.set_fields("missing", 1, {"outbox": []}),
+        )
+        assert answers == [True, False, True, False, True, False, False]
+        stored = [await docs.get(f"d{n}") or {} for n in range(6)]
+        assert [(d["version"], d["outbox"]) for d in stored] == [(4, []), (3, ["e"])] * 3
+        both = await asyncio.gather(
+            docs.set_fields("d1", 3, {"n": 1}), docs.set_fields("d1", 3, {"n": 2})
+        )
+        assert sorted(both) == [False, True]  # the same version: exactly one wins
+        winner = 1 if both[0] else 2
+        assert {k: v for k, v in (await docs.get("d1") or {}).items() if k != "outbox"} == {
+            "_id": "d1",
+            "version": 4,
+            "n": winner,
+        }
+
     async def test_a_long_page_comes_back_whole_and_in_order(self, storage: Storage) -> None:
         """More documents than a server's default first batch (101), sorted and limited."""
         docs = storage.collection("docs")

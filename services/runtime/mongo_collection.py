@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -35,6 +36,31 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, "") if value is None else (1, value)
 
 
+@dataclass(frozen=True)
+class FieldsAt:
+    """`fields` to set on document `key` if it is at `version`."""
+
+    key: str
+    version: int
+    fields: Document
+
+    def where(self) -> Document:
+        return {"_id": self.key, "version": self.version}
+
+    def update(self) -> Document:
+        return {"$set": self.fields, "$inc": {"version": 1}}
+
+    def landed_in(self, doc: Document | None) -> bool:
+        """Whether `doc` (read after a bulk write) is this change's result: the next version
+        with these fields. A later write on top of it reads as "not landed", which the caller
+        takes as a conflict and reads again: never a lost write, at worst one more read."""
+        return (
+            doc is not None
+            and doc.get("version") == self.version + 1
+            and all(doc.get(name) == value for name, value in self.fields.items())
+        )
+
+
 class MongoCollection:
     def __init__(self, collection: AsyncCollection[Document], indexes: Sequence[Index] = ()):
         self.raw = collection
@@ -45,6 +71,7 @@ class MongoCollection:
         self._insert: Coalescer[Document, bool] = Coalescer(self._insert_many)
         self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
         self._find_unique: Coalescer[Filter, Document | None] = Coalescer(self._find_unique_many)
+        self._set: Coalescer[FieldsAt, bool] = Coalescer(self._set_many)
 
     async def ensure_indexes(self) -> None:
         for index in self.indexes:
@@ -172,11 +199,33 @@ class MongoCollection:
         return result.matched_count == 1
 
     async def set_fields(self, key: str, expected_version: int, fields: Document) -> bool:
-        result = await self.raw.update_one(
-            {"_id": key, "version": expected_version},
-            {"$set": fields, "$inc": {"version": 1}},
-        )
-        return result.matched_count == 1
+        return await self._set(FieldsAt(key, expected_version, fields))
+
+    async def _set_many(self, changes: list[FieldsAt]) -> list[bool | BaseException]:
+        """Compare-and-set updates in one bulk write (outbox clears come together: a publish
+        answers many handlers in one loop turn). A bulk write reports how many matched, not
+        which: when some did not, each is judged by reading its document back."""
+        updates = [(c.where(), c.update()) for c in changes]
+        if len(updates) == 1:
+            return [(await self.raw.update_one(*updates[0])).matched_count == 1]
+        bulk = [UpdateOne(where, update) for where, update in updates]
+        answers: list[bool | BaseException] = [True] * len(changes)
+        try:
+            matched = (await self.raw.bulk_write(bulk, ordered=False)).matched_count
+        except BulkWriteError as exc:
+            matched = int(exc.details.get("nMatched", 0))
+            for error in exc.details.get("writeErrors", []):
+                answers[error["index"]] = WriteError(
+                    str(error.get("errmsg", "")), error.get("code"), error
+                )
+        settled = [i for i, a in enumerate(answers) if a is True]
+        if matched == len(settled):
+            return answers
+        keys = [changes[i].key for i in settled]
+        found = {d["_id"]: d for d in await self.raw.find({"_id": {"$in": keys}}).to_list(None)}
+        for i in settled:
+            answers[i] = changes[i].landed_in(found.get(changes[i].key))
+        return answers
 
     async def upsert_fields(self, key: str, fields: Document) -> None:
         await self._update(UpdateOne({"_id": key}, {"$set": fields}, upsert=True))
