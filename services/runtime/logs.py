@@ -8,7 +8,7 @@ import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -51,11 +51,21 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
-def configure(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Every logger's lines as JSON to `stream` (standard error)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # FastStream gives its "faststream" logger a coloured handler of its own when imported and
+    # stops it from propagating: its lines (partitions assigned, per-message lines at DEBUG)
+    # come out as JSON like every other line only through the root handler.
+    import faststream._internal.logger.logging  # noqa: F401 - creates that logger first
+
+    framework = logging.getLogger("faststream")
+    framework.handlers.clear()
+    framework.propagate = True
+    framework.setLevel(logging.NOTSET)  # LOG_LEVEL decides, as for every other logger
