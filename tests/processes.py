@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,10 +19,36 @@ from stack.children import die_with_parent
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port for a server to listen on, that nothing takes before it does: below the kernel's
+    ephemeral range (where every outgoing connection gets its local port, and where bind(0)
+    picks, so a port found that way can be taken by a Kafka or database client a moment later:
+    CI saw a service fail with "address already in use"), never handed out twice in this
+    process, and free now."""
+    low = _ephemeral_low()
+    candidates = list(range(max(1024, low - 12_000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port below the ephemeral range ({low})")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.runtime.kafka_access import KafkaAccess
+from tests.processes import free_port
 
 NO_SERVERS = (
     "No Kafka/MongoDB/SMTP servers to test against. Either\n"
@@ -153,7 +154,7 @@ def from_docker() -> Servers | None:
     from testcontainers.core.waiting_utils import wait_for_logs
 
     stack = ExitStack()
-    kafka_port = _free_port()
+    kafka_port = free_port()
     # apache/kafka runs single-node KRaft by default; advertise the fixed host port we bind.
     kafka = stack.enter_context(
         DockerContainer("apache/kafka:4.1.1")
@@ -193,12 +194,6 @@ def from_docker() -> Servers | None:
     )
     servers.cleanup = stack
     return servers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _create_topics(bootstrap: str) -> None:

@@ -105,12 +105,18 @@ async def start_system(
             ServiceProcess(name, {**env, "HTTP_PORT": str(free_port())}, tmp / f"{name}-{i}.log")
             for i in range(instances)
         ]
-    for copies in processes.values():
-        for process in copies:
+    started = [process for copies in processes.values() for process in copies]
+    try:
+        for process in started:
             process.start()
-    for copies in processes.values():
-        for process in copies:
+        for process in started:
             await process.wait_ready()
+    except BaseException:
+        # Services left running would consume the shared command topics as a second
+        # deployment and answer the next tests' commands from their own databases.
+        for process in started:
+            process.stop()
+        raise
     gateway = servers.as_principal("gateway")  # commands in, public events out: nothing else
     producer = AIOKafkaProducer(**gateway.aiokafka(), acks="all")
     await producer.start()
