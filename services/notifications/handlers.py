@@ -181,7 +181,7 @@ class NotificationHandlers:
         assert delivery is not None and delivery.html is not None and delivery.text is not None
         attempts = delivery.attempts + 1
         lease = self._lease_number()
-        if not claimed and not await self.store.claim(delivery.cause_id, attempts, lease):
+        if not (claimed or await self.store.claim(delivery.cause_id, attempts, lease)):
             return  # another instance is making this attempt
         uow = self.unit_of_work(_cause_of(delivery))
         outgoing = Outgoing(

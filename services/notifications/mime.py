@@ -1,4 +1,5 @@
-"""An email as MIME: multipart/alternative, plain text first, HTML second; one-line headers.
+"""An email as MIME: multipart/alternative, plain text first, HTML second; no header value
+carries a line break of its own (names and subjects pass `header_safe`).
 
 Two builders that produce the same email as a recipient reads it (tests/unit/test_mime.py
 parses both and compares): the `email.message.EmailMessage` one handles everything, including
