@@ -1,9 +1,10 @@
 """Many equality look-ups as one query, and each look-up's answer picked from its result.
 
-Pure (no I/O): `MongoCollection.find_unique` coalesces look-ups made at the same moment, asks
-the server once with `combined(...)`, and hands each caller `answers(...)[i]`. One query of 20
-branches costs the database about what two single look-ups do (measured on FerretDB v2 +
-DocumentDB: 20 `find_one` 11.9 ms, one `$or` of 20 1.4 ms, one `$in` of 20 0.8 ms).
+Pure (no I/O): `MongoCollection.get` and `find_unique` coalesce look-ups made at the same
+moment, ask the server once per set of fields with `combined(...)`, and hand each caller
+`answers(...)[i]`. One query of 20 branches costs the database about what two single look-ups
+do (measured on FerretDB v2 + DocumentDB: 20 `find_one` 11.9 ms, one `$or` of 20 1.4 ms, one
+`$in` of 20 0.8 ms).
 """
 
 from __future__ import annotations

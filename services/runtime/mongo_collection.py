@@ -12,7 +12,6 @@ documents and ends the cursor), sorts of unlimited reads are done here, and coun
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +65,8 @@ class MongoCollection:
         self.raw = collection
         self.name = collection.name
         self.indexes = list(indexes)
-        # concurrent look-ups by id and inserts go to the server together (`coalesce.py`)
-        self._get: Coalescer[str, Document | None] = Coalescer(self._get_many)
+        # concurrent look-ups (by id or other unique fields), inserts and updates go to the
+        # server together (`coalesce.py`)
         self._insert: Coalescer[Document, bool] = Coalescer(self._insert_many)
         self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
         self._find_unique: Coalescer[Filter, Document | None] = Coalescer(self._find_unique_many)
@@ -79,20 +78,7 @@ class MongoCollection:
             await self.raw.create_index(keys, unique=index.unique)
 
     async def get(self, key: str) -> Document | None:
-        return await self._get(key)
-
-    async def _get_many(self, keys: list[str]) -> list[Document | None]:
-        if len(keys) == 1:
-            return [await self.raw.find_one({"_id": keys[0]})]
-        cursor = self.raw.find({"_id": {"$in": keys}}).batch_size(len(keys))  # one batch
-        found = {doc["_id"]: doc for doc in await cursor.to_list()}
-        answers: list[Document | None] = []
-        given: set[str] = set()
-        for key in keys:  # two callers asking for one document each get their own copy
-            doc = found.get(key)
-            answers.append(copy.deepcopy(doc) if key in given else doc)
-            given.add(key)
-        return answers
+        return await self._find_unique({"_id": key})
 
     async def find_one(self, where: Filter) -> Document | None:
         return await self.raw.find_one(dict(where))
