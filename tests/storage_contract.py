@@ -175,6 +175,41 @@ class StorageContract:
             "n": winner,
         }
 
+    async def test_concurrent_replaces_each_get_their_own_answer(self, storage: Storage) -> None:
+        """Handlers of different accounts commit at the same moment (one bulk write on the
+        Mongo storage): a stale version, a missing document, two writers of one version and a
+        unique slot taken in the same batch each get their own answer; what landed is stored,
+        sub-millisecond times included."""
+        docs = storage.collection("cas", [Index(("slot",), unique=True)])
+        await docs.ensure_indexes()
+        await docs.insert_all(
+            [{"_id": f"d{n}", "version": 3, "slot": f"s{n}", "n": 0} for n in range(6)]
+        )
+        at = T0 + timedelta(microseconds=123_456)
+
+        def doc(n: int, value: int, slot: str | None = None) -> Document:
+            return {"_id": f"d{n}", "version": 4, "slot": slot or f"s{n}", "n": value, "at": at}
+
+        answers = await asyncio.gather(
+            docs.replace(doc(0, 10), 3),
+            docs.replace(doc(1, 11), 2),  # stale
+            docs.replace(doc(2, 12), 3),
+            docs.replace(doc(3, 13), 3),  # two writers of version 3 ...
+            docs.replace(doc(3, 14), 3),  # ... exactly one wins
+            docs.replace(doc(4, 15, slot="s5"), 3),  # d5 holds that slot
+            docs.replace({"_id": "missing", "version": 2}, 1),
+            return_exceptions=True,
+        )
+        assert answers[:3] == [True, False, True]
+        assert sorted(answers[3:5]) == [False, True]  # type: ignore[type-var]
+        assert isinstance(answers[5], UniqueViolation)
+        assert answers[6] is False
+        stored = {n: await docs.get(f"d{n}") or {} for n in range(6)}
+        assert [stored[n]["n"] for n in (0, 1, 2, 4, 5)] == [10, 0, 12, 0, 0]
+        assert stored[3]["n"] == (13 if answers[3] else 14)
+        assert abs(stored[0]["at"].replace(tzinfo=UTC) - at) < timedelta(milliseconds=1)
+        assert await docs.get("missing") is None
+
     async def test_a_long_page_comes_back_whole_and_in_order(self, storage: Storage) -> None:
         """More documents than a server's default first batch (101), sorted and limited."""
         docs = storage.collection("docs")

@@ -3,6 +3,7 @@ visibility changes it causes in the same write: parse -> authorise -> decide -> 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -92,8 +93,10 @@ class AccessHandlers:
         must_exist: bool,
         applied: MessageData,
     ) -> None:
-        stored = await uow.load(self.store.clients, key(msg.account_id, client_id))
-        actor = await self.authoriser.actor(msg.envelope)
+        stored, actor = await asyncio.gather(
+            uow.load(self.store.clients, key(msg.account_id, client_id)),
+            self.authoriser.actor(msg.envelope),
+        )
         current = stored.state or Client(msg.account_id, client_id, removed=True)
         new = change(current)
         members = await self.store.members_for_client_change(
@@ -105,8 +108,10 @@ class AccessHandlers:
         await uow.commit(stored, client, events)
 
     async def set_member_tags(self, msg: Message[SetMemberSecurityTags], uow: UnitOfWork) -> None:
-        stored = await self._member(uow, msg.account_id, msg.data.member_id)
-        actor = await self.authoriser.actor(msg.envelope)
+        stored, actor = await asyncio.gather(
+            self._member(uow, msg.account_id, msg.data.member_id),
+            self.authoriser.actor(msg.envelope),
+        )
         old = _current(stored, msg.account_id, msg.data.member_id)
         new, applied = domain.decide_member_tags(actor, old, msg.data.security_tags)
         await self._member_moved(msg, stored, old, new, uow, applied)

@@ -105,8 +105,10 @@ class InvitationHandlers:
 
     async def invite(self, msg: Message[InviteTeamMember], uow: UnitOfWork) -> None:
         invitation_id = derived_id(msg.envelope.id, "invitation")
-        new = await uow.load_new(self.store.invitations, invitation_id)
-        actor = await self.authoriser.actor(msg.envelope)
+        new, actor = await asyncio.gather(
+            uow.load_new(self.store.invitations, invitation_id),
+            self.authoriser.actor(msg.envelope),
+        )
         await self._invite_one(uow, new, invitation_id, msg.account_id, msg.data, actor)
 
     async def invite_many(self, msg: Message[InviteTeamMembers], uow: UnitOfWork) -> None:

@@ -13,10 +13,9 @@ documents and ends the cursor), sorts of unlimited reads are done here, and coun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
@@ -24,6 +23,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 from services.runtime import lookups
 from services.runtime.coalesce import Coalescer
 from services.runtime.collection import Collection, Document, Filter, Index, UniqueViolation
+from services.runtime.conditional_writes import DocumentAt, FieldsAt
 
 DUPLICATE_KEY = 11000
 # A single batch holds at most 16 MiB; pages this short of small documents stay far below.
@@ -33,31 +33,6 @@ SINGLE_BATCH_MAX = 1000
 def _sort_key(value: Any) -> tuple[int, Any]:
     """Missing values first, as MongoDB sorts them; the fields sorted on are strings."""
     return (0, "") if value is None else (1, value)
-
-
-@dataclass(frozen=True)
-class FieldsAt:
-    """`fields` to set on document `key` if it is at `version`."""
-
-    key: str
-    version: int
-    fields: Document
-
-    def where(self) -> Document:
-        return {"_id": self.key, "version": self.version}
-
-    def update(self) -> Document:
-        return {"$set": self.fields, "$inc": {"version": 1}}
-
-    def landed_in(self, doc: Document | None) -> bool:
-        """Whether `doc` (read after a bulk write) is this change's result: the next version
-        with these fields. A later write on top of it reads as "not landed", which the caller
-        takes as a conflict and reads again: never a lost write, at worst one more read."""
-        return (
-            doc is not None
-            and doc.get("version") == self.version + 1
-            and all(doc.get(name) == value for name, value in self.fields.items())
-        )
 
 
 class MongoCollection:
@@ -71,6 +46,7 @@ class MongoCollection:
         self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
         self._find_unique: Coalescer[Filter, Document | None] = Coalescer(self._find_unique_many)
         self._set: Coalescer[FieldsAt, bool] = Coalescer(self._set_many)
+        self._replace: Coalescer[DocumentAt, bool] = Coalescer(self._replace_many)
 
     async def ensure_indexes(self) -> None:
         for index in self.indexes:
@@ -176,33 +152,52 @@ class MongoCollection:
                 raise
 
     async def replace(self, doc: Document, expected_version: int) -> bool:
-        try:
-            result = await self.raw.replace_one(
-                {"_id": doc["_id"], "version": expected_version}, doc
-            )
-        except DuplicateKeyError as exc:
-            raise UniqueViolation(f"{self.name}: {exc}") from exc
-        return result.matched_count == 1
+        return await self._replace(DocumentAt(doc, expected_version))
+
+    async def _replace_many(self, changes: list[DocumentAt]) -> list[bool | BaseException]:
+        if len(changes) == 1:
+            try:
+                result = await self.raw.replace_one(changes[0].where(), changes[0].doc)
+            except DuplicateKeyError as exc:
+                return [UniqueViolation(f"{self.name}: {exc}")]
+            return [result.matched_count == 1]
+        return await self._conditional_bulk(
+            changes, [ReplaceOne(c.where(), c.doc) for c in changes]
+        )
 
     async def set_fields(self, key: str, expected_version: int, fields: Document) -> bool:
         return await self._set(FieldsAt(key, expected_version, fields))
 
     async def _set_many(self, changes: list[FieldsAt]) -> list[bool | BaseException]:
-        """Compare-and-set updates in one bulk write (outbox clears come together: a publish
-        answers many handlers in one loop turn). A bulk write reports how many matched, not
-        which: when some did not, each is judged by reading its document back."""
-        updates = [(c.where(), c.update()) for c in changes]
-        if len(updates) == 1:
-            return [(await self.raw.update_one(*updates[0])).matched_count == 1]
-        bulk = [UpdateOne(where, update) for where, update in updates]
+        """Outbox clears come together: a publish answers many handlers in one loop turn."""
+        if len(changes) == 1:
+            try:
+                result = await self.raw.update_one(changes[0].where(), changes[0].update())
+            except DuplicateKeyError as exc:
+                return [UniqueViolation(f"{self.name}: {exc}")]
+            return [result.matched_count == 1]
+        return await self._conditional_bulk(
+            changes, [UpdateOne(c.where(), c.update()) for c in changes]
+        )
+
+    async def _conditional_bulk(
+        self,
+        changes: Sequence[DocumentAt | FieldsAt],
+        bulk: list[ReplaceOne[Document]] | list[UpdateOne],
+    ) -> list[bool | BaseException]:
+        """Compare-and-set writes in one bulk write. It reports how many matched, not which:
+        when some did not, each is judged by reading its document back (`conditional_writes`)."""
         answers: list[bool | BaseException] = [True] * len(changes)
         try:
             matched = (await self.raw.bulk_write(bulk, ordered=False)).matched_count
         except BulkWriteError as exc:
             matched = int(exc.details.get("nMatched", 0))
             for error in exc.details.get("writeErrors", []):
-                answers[error["index"]] = WriteError(
-                    str(error.get("errmsg", "")), error.get("code"), error
+                message = str(error.get("errmsg", ""))
+                answers[error["index"]] = (
+                    UniqueViolation(f"{self.name}: {message}")
+                    if error.get("code") == DUPLICATE_KEY
+                    else WriteError(message, error.get("code"), error)
                 )
         settled = [i for i, a in enumerate(answers) if a is True]
         if matched == len(settled):
