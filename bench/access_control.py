@@ -67,6 +67,8 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     db = mongo[settings.database_name("access_control")]
     account = "acct-bench"
     await broker.connect()
+    for step in service.runtime.startup:  # the indexes, as the service makes them at start
+        await step()
     print(f"setting up {clients} clients, {members} members, {tags} tags ...", flush=True)
     await db["clients"].insert_many(
         [

@@ -38,9 +38,14 @@ async def test_who_sees_checks_history_as_of_and_the_matrix(access: AccessHarnes
         ("cat", "untagged"),
         ("owner-1", "role"),
     ]
-    asked = {"client_ids": ["kid-1", "adult-1", "nope"]}
+    await access.ok("RegisterClient", account, {"client_id": "gone-1", "security_tags": []})
+    await access.ok("RemoveClient", account, {"client_id": "gone-1"})
+    elsewhere = access.account("b")
+    await access.joined(elsewhere, "owner-1", ["owner"])
+    await access.ok("RegisterClient", elsewhere, {"client_id": "other-1", "security_tags": []})
+    asked = {"client_ids": ["kid-1", "adult-1", "nope", "gone-1", "other-1"]}
     check = await get(access, "POST", f"/accounts/{account}/members/cat/clients:check", asked)
-    assert check.json()["visible"] == ["adult-1", "kid-1"]
+    assert check.json()["visible"] == ["adult-1", "kid-1"]  # not removed, not another account's
     history = (await get(access, "GET", f"/accounts/{account}/clients/kid-1/history")).json()
     changes = [(e["member_id"], e["change"]) for e in history["entries"]]
     assert ("ann", "granted") in changes and changes[-1] == ("ann", "revoked")
