@@ -51,6 +51,7 @@ def wire(runtime: Runtime, settings: InvitationsSettings) -> InvitationsService:
         settings.reminder_rule(),
     )
     handlers.register_all(dispatch)
+    runtime.on_reassignment.append(handlers.recent.forget_all)  # its bounds hold for owned accounts
     runtime.outbox.render = links.render
     if settings.fault_crash_before_publish:
         runtime.outbox.before_publish = _crash_before(settings.fault_crash_before_publish)

@@ -27,6 +27,7 @@ from contracts.messages import (
 from services.invitations import domain
 from services.invitations.domain import Invitation, Policy, ReminderRule
 from services.invitations.links import AcceptLinks
+from services.invitations.recent import RecentCreations
 from services.invitations.store import InvitationStore
 from services.runtime.authorisation import Authoriser, TeamMember
 from services.runtime.clock import Clock
@@ -86,6 +87,7 @@ class InvitationHandlers:
         self.policy = policy
         self.clock = clock
         self.authoriser = Authoriser(store.actor, clock, projection_grace_seconds)
+        self.recent = RecentCreations(policy.invites_per_account_per_hour)
 
     def register_all(self, dispatch: Dispatch) -> Dispatch:
         return (
@@ -162,7 +164,9 @@ class InvitationHandlers:
             self.store.pending(account, email),
             self.store.accounts.get(account),
             self.store.is_active_member(account, email),
-            self.store.created_in_the_hour_before(account, now),
+            self.recent.in_window(
+                account, now, lambda: self.store.created_in_the_hour_before(account, now)
+            ),
             self.store.reminder_rule(account, self.reminders),
         )
         fresh = self.links.mint()
@@ -183,6 +187,7 @@ class InvitationHandlers:
         await self.expire(pending)  # overdue but not swept yet: close it to free the email
         link = replace(self.links.issue(created, fresh), id_parts=id_parts)
         events: list[Event] = [Emit(created, id_parts=id_parts), link]
+        self.recent.created(account)  # before the write: a bound too high is only recounted
         await uow.commit(new, invitation, events, on_unique=_pending_clash(email))
 
     async def resend(self, msg: Message[ResendInvitation], uow: UnitOfWork) -> None:

@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
 from pydantic import BaseModel
@@ -223,12 +225,31 @@ def _summary(exc: BaseException) -> str:
     return "".join(frames).strip()[:1500]
 
 
+class Reassignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Calls `hooks` whenever the consumer's partitions change hands (what this process keeps
+    of the accounts it owns, it forgets)."""
+
+    def __init__(self, hooks: Sequence[Callable[[], None]]) -> None:
+        self.hooks = hooks
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._tell()
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._tell()
+
+    def _tell(self) -> None:
+        for hook in self.hooks:
+            hook()
+
+
 def subscribe(
     broker: KafkaBroker,
     pipeline: Pipeline,
     group_id: str,
     description: str,
     concurrency: Concurrency | None = None,
+    on_reassignment: Sequence[Callable[[], None]] = (),
 ) -> KafkaSubscriber:
     """Consume `pipeline.topic` in bounded batches, accounts concurrently, each account's
     records in order (`services/runtime/lanes.py`); the batch is committed once all of it is
@@ -256,6 +277,7 @@ def subscribe(
         # A service's subscribers share one group: each join is a rebalance the others learn of
         # at their next heartbeat, so a 3 s default made every start (and failover) 3 s slower.
         heartbeat_interval_ms=500,
+        listener=Reassignments(on_reassignment),
     )
     subscriber(on_batch)
     return subscriber

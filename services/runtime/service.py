@@ -68,6 +68,8 @@ class Runtime:
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=lambda: Metrics("service"))
     subscribers: list[KafkaSubscriber] = field(default_factory=list)
+    # called when the consumers' partitions change hands (see consumer.Reassignments)
+    on_reassignment: list[Callable[[], None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
     _starter: BrokerStarter | None = None
@@ -140,7 +142,14 @@ class Runtime:
         if self.broker is not None:
             group = self.settings.group_id(self.name)
             self.subscribers.append(
-                subscribe(self.broker, pipeline, group, description, self.settings.concurrency())
+                subscribe(
+                    self.broker,
+                    pipeline,
+                    group,
+                    description,
+                    self.settings.concurrency(),
+                    self.on_reassignment,
+                )
             )
         self.pipelines[topic] = pipeline
         self.topics.update((topic, dlq_topic(topic)))
