@@ -139,7 +139,10 @@ class NotificationHandlers:
         compose: Callable[[Message[M]], Awaitable[tuple[Email, Locale]]],
     ) -> None:
         """At most one delivery per cause event: the same event again only republishes."""
-        stored = await uow.load_new(self.store.deliveries, msg.envelope.id)
+        # the email's words need no answer from the delivery's look-up: both at once
+        stored, (email, locale) = await asyncio.gather(
+            uow.load_new(self.store.deliveries, msg.envelope.id), compose(msg)
+        )
         now = self.clock.now()
         delivery = Delivery(
             cause_id=msg.envelope.id,
@@ -157,7 +160,6 @@ class NotificationHandlers:
             await uow.commit(stored, failed, [event])
             self._count(template, "failed")
             return
-        email, locale = await compose(msg)
         rendered = await self.renderer.render_all(template, email, locale)
         ready = replace(
             delivery,
