@@ -69,9 +69,6 @@ def kinds(
     def new_doc(r: int, c: int, way: str) -> Document:
         return {"_id": key(r, c, way), "version": 1, "account_id": f"a{c}", "n": 0}
 
-    def at(ids: list[str]) -> list[int]:
-        return list(range(len(ids)))
-
     async def raw_insert(r: int) -> None:
         await asyncio.gather(*[raw.insert_one(new_doc(r, c, "raw")) for c in range(callers)])
 

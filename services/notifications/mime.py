@@ -60,12 +60,17 @@ def compat32_message(outgoing: Outgoing, sender: Named, reply_to: Named | None) 
     if reply_to is not None:
         message["Reply-To"] = formataddr((header_safe(reply_to[0]), reply_to[1]))
     message["Subject"] = _header_text("Subject", header_safe(outgoing.subject, 250))
-    message["Message-ID"] = outgoing.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["Auto-Submitted"] = "auto-generated"
+    _identify(message, outgoing)
     message.attach(_text_part(outgoing.text, "plain"))
     message.attach(_text_part(outgoing.html, "html"))
     return message
+
+
+def _identify(message: Message, outgoing: Outgoing) -> None:
+    """The headers both builders write alike."""
+    message["Message-ID"] = outgoing.message_id
+    message["Date"] = formatdate(usegmt=True)
+    message["Auto-Submitted"] = "auto-generated"
 
 
 def _header_text(name: str, value: str) -> str:
@@ -88,9 +93,7 @@ def full_message(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> E
     if reply_to is not None:
         message["Reply-To"] = Address(header_safe(reply_to[0]), addr_spec=reply_to[1])
     message["Subject"] = header_safe(outgoing.subject, 250)
-    message["Message-ID"] = outgoing.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["Auto-Submitted"] = "auto-generated"
+    _identify(message, outgoing)
     message.set_content(outgoing.text)
     message.add_alternative(outgoing.html, subtype="html")
     return message

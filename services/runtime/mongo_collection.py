@@ -155,12 +155,6 @@ class MongoCollection:
         return await self._replace(DocumentAt(doc, expected_version))
 
     async def _replace_many(self, changes: list[DocumentAt]) -> list[bool | BaseException]:
-        if len(changes) == 1:
-            try:
-                result = await self.raw.replace_one(changes[0].where(), changes[0].doc)
-            except DuplicateKeyError as exc:
-                return [UniqueViolation(f"{self.name}: {exc}")]
-            return [result.matched_count == 1]
         return await self._conditional_bulk(
             changes, [ReplaceOne(c.where(), c.doc) for c in changes]
         )
@@ -170,12 +164,6 @@ class MongoCollection:
 
     async def _set_many(self, changes: list[FieldsAt]) -> list[bool | BaseException]:
         """Outbox clears come together: a publish answers many handlers in one loop turn."""
-        if len(changes) == 1:
-            try:
-                result = await self.raw.update_one(changes[0].where(), changes[0].update())
-            except DuplicateKeyError as exc:
-                return [UniqueViolation(f"{self.name}: {exc}")]
-            return [result.matched_count == 1]
         return await self._conditional_bulk(
             changes, [UpdateOne(c.where(), c.update()) for c in changes]
         )
@@ -186,7 +174,8 @@ class MongoCollection:
         bulk: list[ReplaceOne[Document]] | list[UpdateOne],
     ) -> list[bool | BaseException]:
         """Compare-and-set writes in one bulk write. It reports how many matched, not which:
-        when some did not, each is judged by reading its document back (`conditional_writes`)."""
+        when some but not all did, each is judged by reading its document back
+        (`conditional_writes`)."""
         answers: list[bool | BaseException] = [True] * len(changes)
         try:
             matched = (await self.raw.bulk_write(bulk, ordered=False)).matched_count
@@ -200,6 +189,8 @@ class MongoCollection:
                     else WriteError(message, error.get("code"), error)
                 )
         settled = [i for i, a in enumerate(answers) if a is True]
+        if matched == 0:  # none or all of them matched: no need to ask which
+            return [False if a is True else a for a in answers]
         if matched == len(settled):
             return answers
         keys = [changes[i].key for i in settled]
