@@ -1,0 +1,38 @@
+"""`bench/access_control.py` runs against the real servers on a small account and prints every
+ratio it exists for (a benchmark nobody runs rots)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.servers import Servers
+
+
+def test_the_access_control_benchmark_prints_each_ratio(servers: Servers) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.access_control",
+            *("--clients", "200", "--members", "40", "--tags", "10", "--repeat", "2"),
+        ],
+        env={**os.environ, **servers.env()},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # the member whose pages are read holds half of the tags: half of the clients
+    assert "member m039 sees 100 clients" in out, out
+    for change in ("one client's tags", "one member's tags"):
+        assert re.search(rf"full recompute / {change}.*= +\d+\.\dx wall, +\d+\.\dx CPU", out), out
+    for q in ("p50", "p99"):
+        assert re.search(rf"query page / plain page read \({q}\) = +\d+\.\d+x", out), out
+    for answer in ("who sees a client", "check of", "history of one client"):
+        assert re.search(rf"{answer}.*ms +\d+\.\d+x", out), out
+    assert "access matrix: " in out, out
