@@ -211,13 +211,16 @@ class StorageContract:
         assert await docs.get("missing") is None
 
     async def test_a_long_page_comes_back_whole_and_in_order(self, storage: Storage) -> None:
-        """More documents than a server's default first batch (101), sorted and limited."""
+        """More documents than a server's default first batch (101), sorted and limited, in one
+        batch (a limit up to 1,000), on an ordinary cursor (a longer limit) and unlimited."""
         docs = storage.collection("docs")
-        await docs.insert_all([{"_id": f"d{n:03d}", "version": 1, "n": n} for n in range(300)])
+        await docs.insert_all([{"_id": f"d{n:04d}", "version": 1, "n": n} for n in range(1200)])
         page = await docs.find({"n": {"$gte": 20}}, sort="_id", limit=250)
         assert [d["n"] for d in page] == list(range(20, 270))
-        assert len(await docs.find({}, limit=1000)) == 300
-        assert [d["n"] for d in await docs.find({}, sort="_id")] == list(range(300))
+        assert len(await docs.find({}, limit=1000)) == 1000
+        long_page = await docs.find({"n": {"$gte": 5}}, sort="_id", limit=1100)
+        assert [d["n"] for d in long_page] == list(range(5, 1105))
+        assert [d["n"] for d in await docs.find({}, sort="_id")] == list(range(1200))
 
     async def test_queries(self, storage: Storage) -> None:
         docs = storage.collection("docs")
