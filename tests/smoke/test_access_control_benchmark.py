@@ -3,30 +3,15 @@ ratio it exists for (a benchmark nobody runs rots)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 from tests.servers import Servers
+from tests.smoke.benchmarks import run_benchmark
 
 
 def test_the_access_control_benchmark_prints_each_ratio(servers: Servers) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.access_control",
-            *("--clients", "200", "--members", "40", "--tags", "10", "--repeat", "2"),
-        ],
-        env={**os.environ, **servers.env()},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    small = ("--clients", "200", "--members", "40", "--tags", "10", "--repeat", "2")
+    out = run_benchmark(servers, "access_control", *small, timeout=240)
     # the member whose pages are read holds half of the tags: half of the clients
     assert "member m039 sees 100 clients" in out, out
     for change in ("one client's tags", "one member's tags"):
