@@ -30,6 +30,7 @@ from services.invitations.links import AcceptLinks
 from services.invitations.recent import RecentCreations
 from services.invitations.store import InvitationStore
 from services.runtime.authorisation import Authoriser, TeamMember
+from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.clock import Clock
 from services.runtime.collection import UniqueViolation, VersionConflict
 from services.runtime.dispatch import Dispatch, Message
@@ -62,6 +63,7 @@ async def _each(
     left to the next sweep, which decides again."""
     count = 0
     for stored in candidates:
+        raise_if_cancelled()
         try:
             count += await act(stored)
         except (VersionConflict, UniqueViolation):

@@ -23,6 +23,7 @@ from services.notifications.mailer import Renderer, Sender, SendFailure
 from services.notifications.mime import Outgoing, build_message
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DeliveryStore
+from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.clock import Clock
 from services.runtime.collection import VersionConflict
 from services.runtime.dispatch import Dispatch, Message
@@ -228,6 +229,7 @@ class NotificationHandlers:
     async def retry_due(self) -> int:
         retried = 0
         for stored in await self.store.due(self.clock.now()):
+            raise_if_cancelled()  # a shutdown lost in an SMTP connect ends the round here
             try:
                 await self.attempt(stored)
                 retried += 1

@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TypeVar
 
+from services.runtime.cancellation import raise_if_cancelled
+
 R = TypeVar("R")
 
 
@@ -37,16 +39,22 @@ async def run_in_key_order(
     caller then commits nothing of the batch)."""
     lanes = lanes_by_key(records, key)
     if len(lanes) == 1:
-        for record in lanes[0]:
-            await work(record)
+        await _in_order(lanes[0], work)
         return
     gate = asyncio.Semaphore(max_lanes)
 
     async def run_lane(lane: list[R]) -> None:
         async with gate:
-            for record in lane:
-                await work(record)
+            await _in_order(lane, work)
 
     async with asyncio.TaskGroup() as group:
         for lane in lanes:
             group.create_task(run_lane(lane))
+
+
+async def _in_order(lane: list[R], work: Callable[[R], Awaitable[None]]) -> None:
+    """A stopped consumer's lane ends after its current record, even if a library lost the
+    cancellation (`cancellation.py`)."""
+    for record in lane:
+        raise_if_cancelled()
+        await work(record)

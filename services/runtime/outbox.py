@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.common import utc_now
 from contracts.envelope import CloudEvent
+from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.collection import Collection, Document
 from services.runtime.keyed_locks import KeyedLocks
 from services.runtime.publisher import Publisher, Record
@@ -141,6 +142,7 @@ class Outbox:
         flushed = 0
         for collection in collections:
             for doc in await collection.find({"outbox.0": {"$exists": True}}):
+                raise_if_cancelled()
                 await self.flush(collection, doc)
                 flushed += 1
         return flushed

@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import SOURCES, dlq_topic, message_types
 from services.runtime import logs, tracing
+from services.runtime.cancellation import cancel_until_done
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collection import Collection, Index, Storage
 from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
@@ -45,6 +46,8 @@ from services.runtime.startup import BrokerStarter, check_topic_access
 from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+# How long a stopping service waits for its background loops (sweepers, the email retrier).
+BACKGROUND_STOP_SECONDS = 10.0
 
 Task = Callable[[], Awaitable[None]]
 
@@ -166,11 +169,10 @@ class Runtime:
         self._tasks = [asyncio.create_task(_forever(task)) for task in self.background]
 
     async def _stop_background(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancelled until they end (one cancellation can be lost: see `cancellation.py`)."""
+        left = await cancel_until_done(self._tasks, patience=BACKGROUND_STOP_SECONDS)
+        if left:
+            log.error("%d background tasks did not stop; leaving them", len(left))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:

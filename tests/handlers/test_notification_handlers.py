@@ -3,6 +3,7 @@ and a recording mailer (the real SMTP path is tests/services/notifications)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from email import policy
@@ -20,6 +21,7 @@ from services.notifications.mailer import SendFailure
 from services.notifications.settings import NotificationsSettings
 from services.runtime.service import Runtime
 from tests.handlers.kit import InMemory, in_memory
+from tests.lost_cancellation import refused_connect
 
 Notifications = InMemory[NotificationsService]
 
@@ -204,3 +206,36 @@ async def test_garbage_on_the_links_topic_is_dead_lettered(notifications: Notifi
     await notifications.raw(INVITATIONS_LINKS, b"{}")
     await issue(notifications, {"email": "ann@example.com"})
     assert len(notifications.dead_letters(INVITATIONS_LINKS)) == 2
+
+
+class RefusingServer(RecordingMailer):
+    """A mail server that is down: every connection is refused, as aiosmtplib meets it on
+    Python 3.11 (`tests/lost_cancellation.py`); `stop_on_next` is cancelled in the same loop
+    turn as the next refusal, as a shutdown can be."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connects = 0
+        self.stop_on_next: asyncio.Task[None] | None = None
+
+    async def send(self, message: Message) -> None:
+        self.connects += 1
+        stopping, self.stop_on_next = self.stop_on_next, None
+        try:
+            await refused_connect(cancel_with_it=stopping.cancel if stopping else None)
+        except ConnectionRefusedError as exc:
+            raise SendFailure("SMTP unavailable: refused", permanent=False) from exc
+
+
+async def test_a_shutdown_stops_the_retrier_even_when_it_lands_on_a_refused_connection() -> None:
+    server = RefusingServer()
+    notifications = make(server)
+    for n in range(5):
+        await issue(notifications, link(f"ann{n}@example.com"))  # each refused once
+    notifications.clock.advance(timedelta(minutes=5))  # all five due again
+    retrier = asyncio.create_task(notifications.service.handlers.run_retrier())
+    server.stop_on_next = retrier
+    tried_before = server.connects
+    await asyncio.wait({retrier}, timeout=5)
+    assert retrier.cancelled()
+    assert server.connects - tried_before == 1  # the round ended with the attempt under way

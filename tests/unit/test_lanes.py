@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
 from services.runtime.lanes import lanes_by_key, run_in_key_order
+from tests.lost_cancellation import refused_connect
 
 Record = tuple[str, int]  # (key, sequence number within the key)
 
@@ -53,3 +55,28 @@ async def test_a_failing_record_fails_the_batch_and_stops_its_lane() -> None:
     with pytest.raises(ExceptionGroup):
         await run_in_key_order(_interleaved(3, 5), lambda r: r[0], work, max_lanes=3)
     assert ("k1", 3) not in done  # nothing of that key after the failure
+
+
+@pytest.mark.parametrize("keys", [1, 3])
+async def test_a_stopped_batch_starts_no_further_record_even_if_a_library_lost_the_stop(
+    keys: int,
+) -> None:
+    """The consumer is stopped while a record's work is in a refused connect that swallows the
+    cancellation (Python 3.11): that record finishes its way, its lane starts nothing more."""
+    started: list[Record] = []
+    batch: asyncio.Task[None] | None = None
+
+    async def work(record: Record) -> None:
+        started.append(record)
+        if record == ("k0", 0):
+            assert batch is not None
+            with contextlib.suppress(ConnectionRefusedError):
+                await refused_connect(cancel_with_it=batch.cancel)
+        await asyncio.sleep(0)
+
+    batch = asyncio.create_task(
+        run_in_key_order(_interleaved(keys, 5), lambda r: r[0], work, max_lanes=keys)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(batch, timeout=2)
+    assert [n for key, n in started if key == "k0"] == [0]
