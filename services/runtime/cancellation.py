@@ -5,9 +5,9 @@ cancellation that arrives just as its inner future completes with that future's 
 error instead (CPython gh-86296, fixed in 3.12), and the task goes on as if never cancelled. A
 refused SMTP connection completes at once, so the notifications retrier, working through many
 due emails while the mail server was down, lost a shutdown's cancellation that way and kept
-the process alive for minutes. A loop over many items calls `raise_if_cancelled` between
-them: a cancellation that was asked for and then lost ends the loop there; and whoever stops
-tasks cancels them until they end (`cancel_until_done`).
+the process alive for minutes. A loop over many items (or retries) calls `raise_if_cancelled`
+between them: a cancellation that was asked for and then lost ends the loop there; and whoever
+stops tasks cancels them until they end (`cancel_until_done`).
 """
 
 from __future__ import annotations

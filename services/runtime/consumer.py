@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from contracts.common import RejectionReason
 from contracts.envelope import RawEnvelope
 from services.runtime import tracing
+from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.collection import VersionConflict
 from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin, dead_letter
@@ -193,6 +194,8 @@ class Pipeline:
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1:
+                raise_if_cancelled()  # a stop lost in a failed attempt ends the retries here
             try:
                 result = await step()
                 if attempt > 1:
