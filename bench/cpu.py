@@ -70,10 +70,15 @@ class CpuWindow:
         after = self._now()
         self.spent = {name: after[name] - self.before.get(name, 0.0) for name in after}
 
+    def all_but_the_generator(self) -> float:
+        """CPU seconds of every process measured except the one running the measurement."""
+        assert self.spent is not None, "stop() first"
+        return sum(s for name, s in self.spent.items() if name != "load generator")
+
     def report(self, per: int, unit: str) -> str:
         assert self.spent is not None, "stop() first"
         rows = sorted(self.spent.items(), key=lambda item: -item[1])
-        services = sum(s for name, s in self.spent.items() if name != "load generator")
+        services = self.all_but_the_generator()
         lines = [f"CPU per {unit} (ms; {per} {unit}s):"]
         lines += [f"  {name:26} {1000 * seconds / per:7.2f}" for name, seconds in rows]
         lines.append(f"  {'all but the generator':26} {1000 * services / per:7.2f}")
