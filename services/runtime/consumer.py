@@ -1,10 +1,10 @@
-"""Consume a topic: parse, dispatch, retry what may pass, dead-letter what never will.
+"""What happens to one consumed record: parse, dispatch, retry what may pass, dead-letter what
+never will.
 
-Offsets are committed by FastStream only after `Pipeline.handle` returned for every record of
-the fetched batch (AckPolicy.NACK_ON_ERROR: an exception that escapes means the batch is read
-again, never committed), so a crash mid-handler means redelivery. `handle` itself never raises
-for a bad message: a message that can't succeed goes to the DLQ (or gets a CommandRejected) and
-the partition moves on.
+A record's offset is committed only after `Pipeline.handle` returned for it and for every
+earlier record of its partition (`subscription.py`), so a crash mid-handler means redelivery.
+`handle` itself never raises for a bad message: a message that can't succeed goes to the DLQ
+(or gets a CommandRejected) and the partition moves on.
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ import asyncio
 import logging
 import time
 import traceback
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from aiokafka.structs import TopicPartition
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
 from pydantic import BaseModel
 
 from contracts.common import RejectionReason
@@ -30,11 +25,8 @@ from contracts.envelope import RawEnvelope
 from services.runtime import tracing
 from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.collection import VersionConflict
-from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin, dead_letter
 from services.runtime.inbound import InvalidData, Outcome, Parsed, Unparseable, parse
-from services.runtime.kafka import COMMIT_AFTER_HANDLING
-from services.runtime.lanes import run_in_key_order
 from services.runtime.logs import correlation_id
 from services.runtime.metrics import Metrics
 from services.runtime.mongo import is_transient
@@ -46,7 +38,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Parsed], Awaitable[None]]
 T = TypeVar("T")
-Inbound = tuple[bytes | None, Origin]  # a record's value and where it came from
 
 
 @dataclass
@@ -78,39 +69,13 @@ class Pipeline:
     on_transient: Callable[[BaseException | None], None] = lambda exc: None
 
     async def handle(self, value: bytes | None, origin: Origin) -> None:
-        await self._handle_outcome(parse(value, self.models), value, origin, frozenset())
-
-    async def handle_batch(self, records: Sequence[Inbound], max_accounts: int) -> None:
-        """Handle a fetched batch: accounts concurrently, each account's records in order
-        (`lanes.py`). A command topic asks once for the whole batch which commands were
-        rejected before, instead of once per command."""
-        parsed = [(parse(value, self.models), value, origin) for value, origin in records]
-        not_rejected = await self._not_rejected([outcome for outcome, _, _ in parsed])
-
-        async def handle_one(item: tuple[Outcome, bytes | None, Origin]) -> None:
-            await self._handle_outcome(*item, not_rejected)
-
-        await run_in_key_order(parsed, _lane_of, handle_one, max_accounts)
-
-    async def _not_rejected(self, outcomes: list[Outcome]) -> frozenset[str]:
-        """Ids of this batch's commands that had no rejection when the batch began (a command
-        id twice in one batch is left out: the second must see what the first decided)."""
-        rejections = self.rejections
-        if rejections is None:
-            return frozenset()
-        counts = Counter(o.envelope.id for o in outcomes if isinstance(o, Parsed))
-        once = [command_id for command_id, count in counts.items() if count == 1]
-        if not once:
-            return frozenset()
-        rejected = await self._retrying(lambda: rejections.rejected_among(once))
-        return frozenset(once) - rejected
+        await self._handle_outcome(parse(value, self.models), value, origin)
 
     async def _handle_outcome(
         self,
         outcome: Outcome,
         value: bytes | None,
         origin: Origin,
-        not_rejected: frozenset[str],
     ) -> None:
         if isinstance(outcome, Unparseable):
             await self._dead_letter(origin, value, outcome.error)
@@ -125,7 +90,7 @@ class Pipeline:
                 if isinstance(outcome, InvalidData):
                     result = await self._invalid(outcome, origin, value)
                 else:
-                    result = await self._handle(outcome, origin, value, not_rejected)
+                    result = await self._handle(outcome, origin, value)
         finally:
             correlation_id.reset(token)
         self.metrics.handled.labels(self.topic, message_type, result).inc()
@@ -143,15 +108,11 @@ class Pipeline:
         await self._dead_letter(origin, raw, outcome.error)
         return "dead_lettered"
 
-    async def _handle(
-        self, parsed: Parsed, origin: Origin, raw: bytes | None, not_rejected: frozenset[str]
-    ) -> str:
+    async def _handle(self, parsed: Parsed, origin: Origin, raw: bytes | None) -> str:
         rejections = self.rejections
         command_id = parsed.envelope.id
-        if (
-            rejections is not None
-            and command_id not in not_rejected
-            and await self._retrying(lambda: rejections.was_rejected(command_id))
+        if rejections is not None and await self._retrying(
+            lambda: rejections.was_rejected(command_id)
         ):
             return "duplicate"
         refused: list[Refusal] = []
@@ -226,67 +187,3 @@ class _GaveUp(Exception):
 def _summary(exc: BaseException) -> str:
     frames = traceback.format_exception_only(type(exc), exc)
     return "".join(frames).strip()[:1500]
-
-
-class Reassignments(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Calls `hooks` whenever the consumer's partitions change hands (what this process keeps
-    of the accounts it owns, it forgets)."""
-
-    def __init__(self, hooks: Sequence[Callable[[], None]]) -> None:
-        self.hooks = hooks
-
-    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._tell()
-
-    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._tell()
-
-    def _tell(self) -> None:
-        for hook in self.hooks:
-            hook()
-
-
-def subscribe(
-    broker: KafkaBroker,
-    pipeline: Pipeline,
-    group_id: str,
-    description: str,
-    concurrency: Concurrency | None = None,
-    on_reassignment: Sequence[Callable[[], None]] = (),
-) -> KafkaSubscriber:
-    """Consume `pipeline.topic` in bounded batches, accounts concurrently, each account's
-    records in order (`services/runtime/lanes.py`); the batch is committed once all of it is
-    handled."""
-
-    limits = concurrency or Concurrency()
-
-    async def on_batch(msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
-        inbound = [(r.value, Origin(pipeline.topic, r.partition, r.offset, r.key)) for r in batch]
-        await pipeline.handle_batch(inbound, limits.max_accounts)
-
-    on_batch.__doc__ = description or f"{pipeline.service} consumes {pipeline.topic}"
-    subscriber = broker.subscriber(
-        pipeline.topic,
-        group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=COMMIT_AFTER_HANDLING,
-        batch=True,
-        max_records=limits.max_in_flight,
-        batch_timeout_ms=limits.fetch_wait_ms,
-        title=f"{pipeline.topic}:{pipeline.service}",
-        max_poll_interval_ms=30 * 60 * 1000,  # a long SMTP/Mongo outage must not evict us
-        # A service's subscribers share one group: each join is a rebalance the others learn of
-        # at their next heartbeat, so a 3 s default made every start (and failover) 3 s slower.
-        heartbeat_interval_ms=500,
-        listener=Reassignments(on_reassignment),
-    )
-    subscriber(on_batch)
-    return subscriber
-
-
-def _lane_of(item: tuple[Outcome, bytes | None, Origin]) -> bytes | int:
-    """Records are keyed by account id; records without a key share their partition's lane."""
-    origin = item[2]
-    return origin.key if origin.key is not None else origin.partition

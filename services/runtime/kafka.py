@@ -13,11 +13,10 @@ from prometheus_client import CollectorRegistry
 from contracts.envelope import CONTENT_TYPE, CloudEvent
 from services.runtime.kafka_access import KafkaAccess
 
-# Every subscriber commits its offset only after the handler finished (never ACK_FIRST,
-# which turns aiokafka auto-commit on and loses the message when the process dies mid-handler).
-# NACK_ON_ERROR rather than ACK: our handlers dead-letter every message that can never succeed
-# themselves, so anything that still escapes (a bug, a cancelled shutdown mid-retry, a
-# FastStream-level failure) must be read again, not committed and lost.
+# The services' subscriptions commit their offsets themselves (`subscription.py`). Any other
+# subscriber made on this broker commits only after its handler finished (never ACK_FIRST,
+# which turns aiokafka auto-commit on and loses the message when the process dies mid-handler);
+# NACK_ON_ERROR rather than ACK: whatever escapes a handler must be read again, not committed.
 COMMIT_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 

@@ -38,11 +38,6 @@ class Rejections:
         await self._answer_again(doc)
         return True
 
-    async def rejected_among(self, command_ids: list[str]) -> set[str]:
-        """Which of these commands were rejected already (one query for a whole batch)."""
-        docs = await self.collection.find({"_id": {"$in": command_ids}}, only=("_id",))
-        return {str(doc["_id"]) for doc in docs}
-
     async def reject(self, command: RawEnvelope, reason: RejectionReason, detail: str) -> None:
         event = rejection_event(command, self.source, reason, detail)
         entry = outbox_entry(self.topic, event)

@@ -17,7 +17,6 @@ from fastapi.responses import Response
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaSubscriber
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -27,7 +26,7 @@ from services.runtime import logs, tracing
 from services.runtime.cancellation import cancel_until_done
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collection import Collection, Index, Storage
-from services.runtime.consumer import Handler, Pipeline, RetryPolicy, subscribe
+from services.runtime.consumer import Handler, Pipeline, RetryPolicy
 from services.runtime.dispatch import Dispatch
 from services.runtime.events import Cause
 from services.runtime.health import Health
@@ -43,6 +42,7 @@ from services.runtime.publisher import KafkaPublisher, MemoryPublisher, Publishe
 from services.runtime.rejections import Rejections
 from services.runtime.settings import ServiceSettings
 from services.runtime.startup import BrokerStarter, check_topic_access
+from services.runtime.subscription import KeyOrderedSubscription, subscribe
 from services.runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,8 @@ class Runtime:
     topics: set[str] = field(default_factory=set)  # every topic it reads or writes
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=lambda: Metrics("service"))
-    subscribers: list[KafkaSubscriber] = field(default_factory=list)
-    # called when the consumers' partitions change hands (see consumer.Reassignments)
+    subscriptions: list[KeyOrderedSubscription] = field(default_factory=list)
+    # called when the consumers' partitions change hands (see subscription.py)
     on_reassignment: list[Callable[[], None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
@@ -143,15 +143,16 @@ class Runtime:
             on_transient=self.health.note_transient if self.health else lambda exc: None,
         )
         if self.broker is not None:
-            group = self.settings.group_id(self.name)
-            self.subscribers.append(
+            self.subscriptions.append(
                 subscribe(
                     self.broker,
-                    pipeline,
-                    group,
-                    description,
-                    self.settings.concurrency(),
-                    self.on_reassignment,
+                    topic,
+                    pipeline.handle,
+                    group_id=self.settings.group_id(self.name),
+                    title=f"{topic}:{self.name}",
+                    description=description or f"{self.name} consumes {topic}",
+                    concurrency=self.settings.concurrency(),
+                    on_reassignment=self.on_reassignment,
                 )
             )
         self.pipelines[topic] = pipeline
@@ -169,7 +170,10 @@ class Runtime:
         self._tasks = [asyncio.create_task(_forever(task)) for task in self.background]
 
     async def _stop_background(self) -> None:
-        """Cancelled until they end (one cancellation can be lost: see `cancellation.py`)."""
+        """The consumers first (they finish or cancel their records and commit, before the
+        broker closes them); then the background loops, cancelled until they end (one
+        cancellation can be lost: see `cancellation.py`)."""
+        await asyncio.gather(*(subscription.stop() for subscription in self.subscriptions))
         left = await cancel_until_done(self._tasks, patience=BACKGROUND_STOP_SECONDS)
         if left:
             log.error("%d background tasks did not stop; leaving them", len(left))
@@ -268,7 +272,8 @@ class Runtime:
 
     async def scrape(self) -> Response:
         """Prometheus text; lag and outbox backlog measured now."""
-        consumers = [s.consumer for s in self.subscribers if s.consumer is not None]
+        subscribers = [s.subscriber for s in self.subscriptions if s.subscriber is not None]
+        consumers = [s.consumer for s in subscribers if s.consumer is not None]
         try:
             async with asyncio.timeout(5):  # a scrape during an outage must not hang
                 await self.metrics.measure_lag(consumers)

@@ -358,9 +358,9 @@ def _command(type_: str, data: dict[str, Any], command_id: str | None = None) ->
     return json.dumps(envelope).encode()
 
 
-async def test_a_batch_asks_once_for_earlier_rejections_and_decides_each_command_once(
-    invitations: Invitations,
-) -> None:
+async def test_a_redelivered_command_is_decided_once(invitations: Invitations) -> None:
+    """A rejected command read again gets its first answer again; a command sent twice (a
+    producer's retry) creates one invitation."""
     refused = await invitations.send("RevokeInvitation", {"invitation_id": UNKNOWN_INVITATION})
     assert invitations.reason(refused) == "not_found"
     fresh = new_id()
@@ -369,22 +369,8 @@ async def test_a_batch_asks_once_for_earlier_rejections_and_decides_each_command
         "InviteTeamMember", {"email": "ann@example.com", "roles": ["practitioner"]}, fresh
     )
     pipeline = invitations.runtime.pipelines[INVITATIONS_COMMANDS]
-    rejections = pipeline.rejections
-    assert rejections is not None
-    asked: list[list[str]] = []
-    ask = rejections.rejected_among
+    for offset, value in enumerate([redelivered, invite_ann, invite_ann]):
+        await pipeline.handle(value, Origin(INVITATIONS_COMMANDS, 0, offset, b"acct-1"))
 
-    async def counting(ids: list[str]) -> set[str]:
-        asked.append(sorted(ids))
-        return await ask(ids)
-
-    rejections.rejected_among = counting  # type: ignore[method-assign]
-    batch = [redelivered, invite_ann, invite_ann]  # the invite twice: a producer's retry
-    await pipeline.handle_batch(
-        [(value, Origin(INVITATIONS_COMMANDS, 0, n, b"acct-1")) for n, value in enumerate(batch)],
-        max_accounts=8,
-    )
-
-    assert asked == [[refused]]  # one question for the batch; the doubled id is asked alone
     assert invitations.types(refused) == ["CommandRejected"]  # the same outcome, not a new one
     assert invitations.types(fresh) == ["InvitationCreated"]  # created once

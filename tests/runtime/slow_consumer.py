@@ -11,30 +11,30 @@ import asyncio
 import sys
 from pathlib import Path
 
-from faststream.kafka import KafkaMessage
-
-from services.runtime.kafka import COMMIT_AFTER_HANDLING, make_broker
+from services.runtime.dlq import Origin
+from services.runtime.kafka import make_broker
 from services.runtime.settings import ServiceSettings
+from services.runtime.subscription import subscribe
 
 
 async def main(topic: str, group: str, markers: Path, mode: str) -> None:
     broker = make_broker(ServiceSettings().kafka_access(), "slow-consumer")
 
-    @broker.subscriber(
-        topic, group_id=group, auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLING
-    )
-    async def handle(msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        name = f"{record.partition}-{record.offset}"
-        if mode == "hang":
-            (markers / f"started-{name}").write_bytes(record.value)
+    async def handle(value: bytes | None, origin: Origin) -> None:
+        name = f"{origin.partition}-{origin.offset}"
+        if mode == "hang" and origin.key == b"acct-1":
+            (markers / f"started-{name}").write_bytes(value or b"")
             await asyncio.sleep(3600)
-        (markers / f"handled-{name}").write_bytes(record.value)
+        (markers / f"handled-{name}").write_bytes(value or b"")
 
+    subscription = subscribe(broker, topic, handle, group, "slow-consumer", "")
     async with broker:
         await broker.start()
         (markers / "ready").touch()
-        await asyncio.sleep(3600)
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await subscription.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""On the real broker: a slow account holds up neither the other accounts' records fetched after
+it nor more of the commit than its own record; a stop commits what finished, no further."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from services.runtime.concurrency import Concurrency
+from services.runtime.dlq import Origin
+from services.runtime.kafka import make_broker
+from services.runtime.kafka_access import KafkaAccess
+from services.runtime.subscription import subscribe
+from tests.servers import Servers
+
+
+async def _committed(access: KafkaAccess, group: str, topic: str) -> int | None:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    for tp, meta in offsets.items():
+        if tp.topic == topic and tp.partition == 0:
+            return int(meta.offset)
+    return None
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_slow_account_holds_only_itself_and_the_commit_below_its_record(
+    servers: Servers, unique: str
+) -> None:
+    topic, group = f"lanes-test.{unique}", f"lanes-test-{unique}"
+    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    await admin.close()
+
+    release = asyncio.Event()
+    handled: list[tuple[bytes, int]] = []
+
+    async def work(value: bytes | None, origin: Origin) -> None:
+        assert origin.key is not None
+        if origin.key == b"acct-slow" and value == b"first":
+            await release.wait()
+        handled.append((origin.key, origin.offset))
+
+    broker = make_broker(servers.kafka, f"lanes-test-{unique}")
+    # small fetches, so that the other accounts' records arrive in later fetches than the slow one
+    subscription = subscribe(
+        broker, topic, work, group, "lanes-test", "", Concurrency(max_in_flight=8, max_accounts=4)
+    )
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka())
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"first", key=b"acct-slow")  # offset 0
+        for n in range(30):
+            await producer.send(topic, b"x", key=f"acct-{n % 5}".encode())
+        await producer.send_and_wait(topic, b"second", key=b"acct-slow")  # offset 31
+    finally:
+        await producer.stop()
+
+    async with broker:
+        await broker.start()
+        try:
+            await _until(lambda: len(handled) == 30)  # all but the slow account's two
+            assert all(key != b"acct-slow" for key, _ in handled)
+            await asyncio.sleep(0.5)  # time for commits to go out, were they to pass it
+            assert await _committed(servers.kafka, group, topic) in (None, 0, -1)
+
+            release.set()
+            await _until(lambda: len(handled) == 32)
+            assert [offset for key, offset in handled if key == b"acct-slow"] == [0, 31]
+            await _until(lambda: subscription.lanes.book.to_commit() == {})
+            assert await _committed(servers.kafka, group, topic) == 32
+        finally:
+            await subscription.stop()
+    for n in range(5):
+        offsets = [offset for key, offset in handled if key == f"acct-{n}".encode()]
+        assert offsets == sorted(offsets) and len(offsets) == 6
+
+
+async def test_a_second_consumer_joining_mid_stream_loses_nothing_and_keeps_account_order(
+    servers: Servers, unique: str
+) -> None:
+    """The first consumer's partitions change hands while its lanes hold records that do not
+    finish: the rebalance waits for them, cancels them, commits what finished; the new owners
+    read the rest again. Nothing is lost, and every account's records are handled in order by
+    whoever handles them (a record may be handled twice)."""
+    topic, group = f"lanes-rebalance.{unique}", f"lanes-rebalance-{unique}"
+    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    await admin.close()
+    accounts = [f"acct-{n}" for n in range(8)]
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka())
+    await producer.start()
+    try:
+        for n in range(160):
+            await producer.send(topic, str(n // 8).encode(), key=accounts[n % 8].encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    handled: list[tuple[str, bytes, int]] = []  # (consumer, account, sequence of the account)
+    rebalanced = asyncio.Event()
+
+    def on_reassignment() -> None:
+        if first.lanes.generation >= 2:  # its first assignment was 1; the revoke makes it 2
+            rebalanced.set()
+
+    def worker(name: str) -> Callable[[bytes | None, Origin], Awaitable[None]]:
+        async def work(value: bytes | None, origin: Origin) -> None:
+            assert origin.key is not None and value is not None
+            if name == "first" and len(handled) >= 20:
+                await rebalanced.wait()  # held until its partitions change hands
+            handled.append((name, origin.key, int(value)))
+
+        return work
+
+    limits = Concurrency(max_in_flight=20, max_accounts=4)
+    first_broker = make_broker(servers.kafka, f"lanes-rebalance-1-{unique}")
+    first = subscribe(
+        first_broker, topic, worker("first"), group, "first", "", limits, [on_reassignment]
+    )
+    first.patience = 1.0  # then the held records are cancelled
+    second_broker = make_broker(servers.kafka, f"lanes-rebalance-2-{unique}")
+    second = subscribe(second_broker, topic, worker("second"), group, "second", "", limits)
+    async with first_broker, second_broker:
+        await first_broker.start()
+        try:
+            await _until(lambda: len(handled) >= 20 and first.lanes.in_flight >= 4)
+            await second_broker.start()
+            await _until(lambda: {(k, s) for _, k, s in handled} >= _everything(accounts, 20))
+            assert any(name == "second" for name, _, _ in handled)
+            await _until(lambda: not first.lanes.book.to_commit())
+            await _until(lambda: not second.lanes.book.to_commit())
+        finally:
+            await first.stop()
+            await second.stop()
+
+    for account in accounts:
+        sequences = [s for _, key, s in handled if key == account.encode()]
+        firsts = [s for n, s in enumerate(sequences) if s not in sequences[:n]]
+        assert firsts == list(range(20)), account  # in order; a repeat only of what came before
+    assert await _committed_total(servers.kafka, group, topic) == 160
+
+
+def _everything(accounts: list[str], per_account: int) -> set[tuple[bytes, int]]:
+    return {(account.encode(), n) for account in accounts for n in range(per_account)}
+
+
+async def _committed_total(access: KafkaAccess, group: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(int(meta.offset) for tp, meta in offsets.items() if tp.topic == topic)
