@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Concurrency:
-    """How much one subscriber holds and runs at once (settings `CONSUMER_MAX_IN_FLIGHT` and
-    `CONSUMER_MAX_ACCOUNTS`); `fetch_wait_ms`: how long an idle fetch waits for records."""
+    """How much one subscriber holds and runs at once (settings `CONSUMER_MAX_IN_FLIGHT`:
+    records waiting or running, a fetch taking up to half of it; `CONSUMER_MAX_ACCOUNTS`:
+    accounts running at once; `CONSUMER_FETCH_HOLD_MS`: how long the next fetch waits for
+    the records in hand to finish); `fetch_wait_ms`: how long an idle fetch waits for records."""
 
     max_in_flight: int = 500
     max_accounts: int = 64
+    fetch_hold_ms: int = 250
     fetch_wait_ms: int = 20

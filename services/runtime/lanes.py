@@ -91,6 +91,23 @@ class KeyOrderedLanes:
                 self._tasks[job.lane] = asyncio.create_task(self._run_lane(job.lane))
         return taken
 
+    async def settle(self, patience: float) -> None:
+        """Wait until every held record has finished, at most `patience` seconds. The fetching
+        loop calls it after each submit: records that arrive meanwhile are fetched together and
+        start together, so their database requests go out together (`coalesce.py`), while a
+        slow account holds up the next fetch for at most `patience`."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while self._in_flight and not self._closed:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            self._freed.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._freed.wait()
+            except TimeoutError:
+                return
+
     def assigned(self, partitions: Collection[Partition]) -> None:
         """A new assignment: the consumer reads each partition from its committed offset, so
         whatever is held of partitions no longer assigned is dropped."""

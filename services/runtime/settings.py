@@ -42,9 +42,14 @@ class ServiceSettings(BaseSettings):
     # The producer's wait to fill a batch: 0 answers one command sooner (access_control: a
     # client change 9.5 -> 7.1 ms), 2 leaves more CPU to a loaded pipeline.
     kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
-    # Per subscriber: records fetched and held at once, and accounts handled concurrently.
+    # Per subscriber: records held at once (waiting or running; a fetch takes up to half),
+    # and accounts handled concurrently.
     consumer_max_in_flight: int = Field(default=500, ge=1, le=10_000)
     consumer_max_accounts: int = Field(default=64, ge=1, le=1_000)
+    # How long the next fetch waits for the records in hand to finish (what arrives meanwhile
+    # is then started together: fewer, bigger database requests); a slow account holds up the
+    # others' next records for at most this long.
+    consumer_fetch_hold_ms: int = Field(default=250, ge=0, le=60_000)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -62,7 +67,9 @@ class ServiceSettings(BaseSettings):
         )
 
     def concurrency(self) -> Concurrency:
-        return Concurrency(self.consumer_max_in_flight, self.consumer_max_accounts)
+        return Concurrency(
+            self.consumer_max_in_flight, self.consumer_max_accounts, self.consumer_fetch_hold_ms
+        )
 
     def database_name(self, service: str) -> str:
         return self.mongodb_db or service

@@ -53,6 +53,7 @@ class KeyOrderedSubscription:
         self.work = work
         self.lanes = KeyOrderedLanes(concurrency.max_in_flight, concurrency.max_accounts)
         self.patience = patience
+        self.fetch_hold = concurrency.fetch_hold_ms / 1000
         self.subscriber: BatchSubscriber | None = None
         self.on_reassignment = on_reassignment
         self._fetched_at = 0  # the lanes' generation when the batch being handled was fetched
@@ -76,6 +77,7 @@ class KeyOrderedSubscription:
         generation = self._fetched_at
         jobs = [self._job(r.value, Origin(r.topic, r.partition, r.offset, r.key)) for r in records]
         await self.lanes.submit(jobs, generation)
+        await self.lanes.settle(self.fetch_hold)
         if not self.lanes.closed and (self._committer is None or self._committer.done()):
             self._committer = asyncio.create_task(self._commit_as_records_finish())
 

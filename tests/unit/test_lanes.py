@@ -199,3 +199,25 @@ async def test_a_stopped_lane_starts_no_further_record_even_if_a_library_lost_th
     await _until(lambda: lanes.in_flight == 0)
     assert started == [0]
     assert lanes.book.to_commit() == {(TOPIC, 0): 1}  # the two never started are not committed
+
+
+async def test_settle_waits_for_the_records_in_hand_but_not_longer_than_its_patience() -> None:
+    release = asyncio.Event()
+
+    async def work(origin: Origin) -> None:
+        if origin.key == b"slow":
+            await release.wait()
+
+    lanes = KeyOrderedLanes(max_in_flight=100, max_keys=8)
+    await lanes.submit(_jobs(work, [("a", 0), ("b", 1)]), 0)
+    await asyncio.wait_for(lanes.settle(patience=5), 1)  # both finish at once
+    assert lanes.in_flight == 0
+
+    await lanes.submit(_jobs(work, [("slow", 2), ("c", 3)]), 0)
+    started = asyncio.get_running_loop().time()
+    await lanes.settle(patience=0.1)  # the slow one holds the next fetch this long, no longer
+    waited = asyncio.get_running_loop().time() - started
+    assert 0.09 <= waited < 1 and lanes.in_flight == 1
+    release.set()
+    await asyncio.wait_for(lanes.settle(patience=5), 1)
+    assert lanes.in_flight == 0
