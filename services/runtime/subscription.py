@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -114,9 +114,9 @@ class KeyOrderedSubscription:
                             for (t, p), o in wanted.items()
                         }
                     )
-            except (KafkaError, IllegalStateError, TimeoutError) as exc:
-                # Partitions changing hands or a broker outage: what is not committed is read
-                # again by whoever owns the partition next (never lost); the next commit retries.
+            except (KafkaError, IllegalStateError, ConsumerStoppedError, TimeoutError) as exc:
+                # Partitions changing hands, a broker outage, a consumer being restarted: what
+                # is not committed is read again by its next owner; the next commit retries.
                 log.warning("offset commit of %s failed: %r", wanted, exc)
                 self.lanes.progress.set()
                 return
