@@ -12,11 +12,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.common import format_time, utc_now
 from contracts.envelope import CONTENT_TYPE, new_id
 from contracts.topics import PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
+
+
+async def create_topic(access: KafkaAccess, topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        )
+    finally:
+        await admin.close()
+
+
+async def committed_offsets(access: KafkaAccess, group_id: str, topic: str) -> dict[int, int]:
+    """The group's committed offset of each partition of `topic` that has one."""
+    admin = AIOKafkaAdminClient(**access.aiokafka())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {tp.partition: int(meta.offset) for tp, meta in offsets.items() if tp.topic == topic}
 
 
 async def position_group_at_end(access: KafkaAccess, group_id: str, topics: list[str]) -> None:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.kafka_tools import create_topic
 from tests.servers import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +42,7 @@ async def test_a_message_whose_handler_was_killed_is_delivered_again(
     servers: Servers, unique: str, tmp_path: Path
 ) -> None:
     topic, group = f"commit-test.{unique}", f"commit-test-{unique}"
-    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    await admin.close()
+    await create_topic(servers.kafka, topic, partitions=1)
     producer = AIOKafkaProducer(**servers.kafka.aiokafka())
     await producer.start()
     await producer.send_and_wait(topic, b"precious", key=b"acct-1")  # offset 0

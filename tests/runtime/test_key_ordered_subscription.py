@@ -7,27 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin
 from services.runtime.kafka import make_broker
-from services.runtime.kafka_access import KafkaAccess
 from services.runtime.subscription import subscribe
+from tests.kafka_tools import committed_offsets, create_topic
 from tests.servers import Servers
-
-
-async def _committed(access: KafkaAccess, group: str, topic: str) -> int | None:
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    for tp, meta in offsets.items():
-        if tp.topic == topic and tp.partition == 0:
-            return int(meta.offset)
-    return None
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -40,10 +26,7 @@ async def test_a_slow_account_holds_only_itself_and_the_commit_below_its_record(
     servers: Servers, unique: str
 ) -> None:
     topic, group = f"lanes-test.{unique}", f"lanes-test-{unique}"
-    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    await admin.close()
+    await create_topic(servers.kafka, topic, partitions=1)
 
     release = asyncio.Event()
     handled: list[tuple[bytes, int]] = []
@@ -75,13 +58,13 @@ async def test_a_slow_account_holds_only_itself_and_the_commit_below_its_record(
             await _until(lambda: len(handled) == 30)  # all but the slow account's two
             assert all(key != b"acct-slow" for key, _ in handled)
             await asyncio.sleep(0.5)  # time for commits to go out, were they to pass it
-            assert await _committed(servers.kafka, group, topic) in (None, 0, -1)
+            assert (await committed_offsets(servers.kafka, group, topic)).get(0, 0) in (0, -1)
 
             release.set()
             await _until(lambda: len(handled) == 32)
             assert [offset for key, offset in handled if key == b"acct-slow"] == [0, 31]
             await _until(lambda: subscription.lanes.book.to_commit() == {})
-            assert await _committed(servers.kafka, group, topic) == 32
+            assert await committed_offsets(servers.kafka, group, topic) == {0: 32}
         finally:
             await subscription.stop()
     for n in range(5):
@@ -97,10 +80,7 @@ async def test_a_second_consumer_joining_mid_stream_loses_nothing_and_keeps_acco
     read the rest again. Nothing is lost, and every account's records are handled in order by
     whoever handles them (a record may be handled twice)."""
     topic, group = f"lanes-rebalance.{unique}", f"lanes-rebalance-{unique}"
-    admin = AIOKafkaAdminClient(**servers.kafka.aiokafka())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    await admin.close()
+    await create_topic(servers.kafka, topic, partitions=2)
     accounts = [f"acct-{n}" for n in range(8)]
     producer = AIOKafkaProducer(**servers.kafka.aiokafka())
     await producer.start()
@@ -152,18 +132,8 @@ async def test_a_second_consumer_joining_mid_stream_loses_nothing_and_keeps_acco
         sequences = [s for _, key, s in handled if key == account.encode()]
         firsts = [s for n, s in enumerate(sequences) if s not in sequences[:n]]
         assert firsts == list(range(20)), account  # in order; a repeat only of what came before
-    assert await _committed_total(servers.kafka, group, topic) == 160
+    assert sum((await committed_offsets(servers.kafka, group, topic)).values()) == 160
 
 
 def _everything(accounts: list[str], per_account: int) -> set[tuple[bytes, int]]:
     return {(account.encode(), n) for account in accounts for n in range(per_account)}
-
-
-async def _committed_total(access: KafkaAccess, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(int(meta.offset) for tp, meta in offsets.items() if tp.topic == topic)
