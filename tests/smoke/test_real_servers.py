@@ -9,7 +9,6 @@ import urllib.request
 
 import aiosmtplib
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pymongo import AsyncMongoClient, ReturnDocument
@@ -18,25 +17,16 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import CONTENT_TYPE, CloudEvent, RawEnvelope, new_id
 from contracts.messages import MemberDisconnected
 from services.runtime.kafka import make_broker, publish_event
-from services.runtime.kafka_access import KafkaAccess
 from services.runtime.mongo import Document
+from tests.kafka_tools import create_topic
 from tests.servers import Servers
-
-
-async def _create_topic(access: KafkaAccess, topic: str) -> None:
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-    finally:
-        await admin.close()
 
 
 async def test_cloudevent_round_trip_through_faststream_on_the_real_broker(
     servers: Servers, unique: str
 ) -> None:
     topic = f"smoke.{unique}"
-    await _create_topic(servers.kafka, topic)
+    await create_topic(servers.kafka, topic, partitions=3)
     event = CloudEvent[MemberDisconnected](
         id=new_id(),
         source="/services/membership",
