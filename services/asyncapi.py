@@ -169,7 +169,7 @@ def document(service: str) -> Spec:
         channels[key] = {
             "address": topic,
             "title": topic,
-            "description": described.get(topic, ""),
+            "description": runtime.descriptions.get(topic) or described.get(topic, ""),
             "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
             "bindings": {"kafka": {"topic": topic, "bindingVersion": _KAFKA_BINDING}},
         }

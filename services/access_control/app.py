@@ -27,22 +27,25 @@ def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlServ
     store = AccessStore(runtime)
     runtime.outbox.local[HISTORY_TOPIC] = store.history.write
     handlers = AccessHandlers(store, runtime.clock, settings.projection_grace_seconds)
-    # Commands and membership events of one account arrive on two topics; their diffs are
-    # computed from each other's facts, so they take turns per account.
+    # Commands and membership events of one account arrive on two topics, and their diffs are
+    # computed from each other's facts: they must take turns per account. In this process the
+    # dispatch makes them; across instances, one consumer reads both topics co-partitioned, so
+    # that one instance at a time owns all of an account's records.
     dispatch = handlers.register_all(
         runtime.dispatch(ACCESS_CONTROL_EVENTS, one_account_at_a_time=True)
     )
-    runtime.consume(
+    commands = runtime.pipeline(
         ACCESS_CONTROL_COMMANDS,
         dispatch,
         rejections=runtime.rejections(ACCESS_CONTROL_EVENTS),
         description="Clients and security tags of clients and members.",
     )
-    runtime.consume(
+    membership = runtime.pipeline(
         MEMBERSHIP_EVENTS,
         dispatch,
         description="Members' status and roles, which decide what they see.",
     )
+    runtime.subscribe([commands, membership])
     runtime.publishes(
         ACCESS_CONTROL_EVENTS,
         "ClientVisibilityChanged (granted/revoked client ids per member) and CommandRejected.",

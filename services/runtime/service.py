@@ -28,6 +28,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.collection import Collection, Index, Storage
 from services.runtime.consumer import Handler, Pipeline, RetryPolicy
 from services.runtime.dispatch import Dispatch
+from services.runtime.dlq import Origin
 from services.runtime.events import Cause
 from services.runtime.health import Health
 from services.runtime.http import HttpApp, api
@@ -71,6 +72,8 @@ class Runtime:
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=lambda: Metrics("service"))
     subscriptions: list[KeyOrderedSubscription] = field(default_factory=list)
+    read_together: list[list[str]] = field(default_factory=list)  # co-partitioned topics
+    descriptions: dict[str, str] = field(default_factory=dict)  # what it reads on each topic
     # called when the consumers' partitions change hands (see subscription.py)
     on_reassignment: list[Callable[[], None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -127,6 +130,23 @@ class Runtime:
     ) -> Pipeline:
         """Read `topic` into `handler`. On a command topic (with `rejections`), a `Dispatch`
         must handle every command the topic carries."""
+        pipeline = self.pipeline(
+            topic, handler, rejections=rejections, models=models, description=description
+        )
+        self.subscribe([pipeline])
+        return pipeline
+
+    def pipeline(
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        rejections: Rejections | None = None,
+        models: dict[str, type[BaseModel]] | None = None,
+        description: str = "",
+    ) -> Pipeline:
+        """How `topic`'s records are parsed, handled, retried and dead-lettered; `subscribe`
+        reads it. `description`: what the service reads there (its AsyncAPI document)."""
         models = models or message_types(topic)
         missing = handler.missing(models.values()) if isinstance(handler, Dispatch) else []
         if rejections is not None and missing:
@@ -142,22 +162,40 @@ class Runtime:
             retry=self.retry_policy(),
             on_transient=self.health.note_transient if self.health else lambda exc: None,
         )
-        if self.broker is not None:
-            self.subscriptions.append(
-                subscribe(
-                    self.broker,
-                    topic,
-                    pipeline.handle,
-                    group_id=self.settings.group_id(self.name),
-                    title=f"{topic}:{self.name}",
-                    description=description or f"{self.name} consumes {topic}",
-                    concurrency=self.settings.concurrency(),
-                    on_reassignment=self.on_reassignment,
-                )
-            )
         self.pipelines[topic] = pipeline
+        self.descriptions[topic] = description or f"{self.name} consumes {topic}"
         self.topics.update((topic, dlq_topic(topic)))
         return pipeline
+
+    def subscribe(self, pipelines: list[Pipeline]) -> None:
+        """One consumer reads the pipelines' topics. Several are co-partitioned (see
+        `subscription.py`): one instance at a time owns an account's records on all of them,
+        and the service refuses to start while their partition counts differ."""
+        if self.broker is None:
+            return
+        by_topic = {pipeline.topic: pipeline for pipeline in pipelines}
+
+        async def work(value: bytes | None, origin: Origin) -> None:
+            await by_topic[origin.topic].handle(value, origin)
+
+        topics = list(by_topic)
+        description = " ".join(self.descriptions[topic] for topic in topics)
+        if len(topics) > 1:
+            self.read_together.append(topics)
+            description += f" ({', '.join(topics)}: read together, co-partitioned)"
+        self.subscriptions.append(
+            subscribe(
+                self.broker,
+                topics,
+                work,
+                group_id=self.settings.group_id(self.name),
+                # FastStream names each topic's channel "<title>:<topic>" when there are several
+                title=f"{topics[0]}:{self.name}" if len(topics) == 1 else self.name,
+                description=description,
+                concurrency=self.settings.concurrency(),
+                on_reassignment=self.on_reassignment,
+            )
+        )
 
     async def _start_background(self) -> None:
         for task in self.startup:
@@ -220,7 +258,7 @@ class Runtime:
 
             async def start() -> None:
                 access = self.settings.kafka_access()
-                await check_topic_access(access, sorted(self.topics))
+                await check_topic_access(access, sorted(self.topics), self.read_together)
                 await app.start()
 
             assert self.broker is not None and self.health is not None

@@ -3,7 +3,8 @@
 A wrong password, a missing ACL or an unreachable broker leaves the process up and unready
 (`/readyz` 503 with the reason), logs one line naming the principal (and the topic) each time the
 reason changes, and tries again with a capped backoff. Before connecting its consumers the
-service checks that its principal may use every topic it reads or writes.
+service checks that its principal may use every topic it reads or writes, and that topics it
+reads together have as many partitions each (see `subscription.py`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,35 @@ from services.runtime.kafka_access import KafkaAccess
 log = logging.getLogger(__name__)
 
 
-class BrokerAccessDenied(RuntimeError):
+class StartRefused(RuntimeError):
+    """A reason not to start that says it all (its text is the readiness problem)."""
+
+
+class BrokerAccessDenied(StartRefused):
     pass
 
 
-async def check_topic_access(access: KafkaAccess, topics: Sequence[str]) -> None:
-    """Authenticate and describe the topics; raise naming the principal and any denied topic."""
+class TopicsNotCoPartitioned(StartRefused):
+    pass
+
+
+def unequal_partitions(counts: dict[str, int], together: Sequence[Sequence[str]]) -> str | None:
+    """Why topics read together are not co-partitioned (None: each group's counts are equal)."""
+    for topics in together:
+        if len({counts.get(topic) for topic in topics}) > 1:
+            listed = ", ".join(f"{topic} has {counts.get(topic, 'no')}" for topic in topics)
+            return (
+                f"topics read together need as many partitions each ({listed}), so that one "
+                "instance owns an account's records on all of them"
+            )
+    return None
+
+
+async def check_topic_access(
+    access: KafkaAccess, topics: Sequence[str], together: Sequence[Sequence[str]] = ()
+) -> None:
+    """Authenticate and describe the topics; raise naming the principal and any denied topic,
+    or the topics of a `together` group whose partition counts differ."""
     admin = AIOKafkaAdminClient(**access.aiokafka(), request_timeout_ms=10_000)
     try:
         await admin.start()
@@ -51,6 +75,14 @@ async def check_topic_access(access: KafkaAccess, topics: Sequence[str]) -> None
             f"kafka principal {access.principal!r} is not authorised for topic(s) "
             f"{', '.join(denied)}"
         )
+    counts = {
+        str(topic["topic"]): len(topic["partitions"])
+        for topic in described
+        if topic["error_code"] == 0
+    }
+    unequal = unequal_partitions(counts, together)
+    if unequal:
+        raise TopicsNotCoPartitioned(unequal)
 
 
 class BrokerStarter:
@@ -76,7 +108,7 @@ class BrokerStarter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: stay up, unready, retry
-                self.problem = str(exc) if isinstance(exc, BrokerAccessDenied) else repr(exc)
+                self.problem = str(exc) if isinstance(exc, StartRefused) else repr(exc)
                 if self.problem != logged:
                     log.error("broker not started (will retry): %s", self.problem)
                     logged = self.problem

@@ -27,7 +27,7 @@ async def main(topic: str, group: str, markers: Path, mode: str) -> None:
             await asyncio.sleep(3600)
         (markers / f"handled-{name}").write_bytes(value or b"")
 
-    subscription = subscribe(broker, topic, handle, group, "slow-consumer", "")
+    subscription = subscribe(broker, [topic], handle, group, "slow-consumer", "")
     async with broker:
         await broker.start()
         (markers / "ready").touch()

@@ -40,7 +40,7 @@ async def test_a_slow_account_holds_only_itself_and_the_commit_below_its_record(
     broker = make_broker(servers.kafka, f"lanes-test-{unique}")
     # small fetches, so that the other accounts' records arrive in later fetches than the slow one
     subscription = subscribe(
-        broker, topic, work, group, "lanes-test", "", Concurrency(max_in_flight=8, max_accounts=4)
+        broker, [topic], work, group, "lanes-test", "", Concurrency(max_in_flight=8, max_accounts=4)
     )
     producer = AIOKafkaProducer(**servers.kafka.aiokafka())
     await producer.start()
@@ -110,11 +110,11 @@ async def test_a_second_consumer_joining_mid_stream_loses_nothing_and_keeps_acco
     limits = Concurrency(max_in_flight=20, max_accounts=4)
     first_broker = make_broker(servers.kafka, f"lanes-rebalance-1-{unique}")
     first = subscribe(
-        first_broker, topic, worker("first"), group, "first", "", limits, [on_reassignment]
+        first_broker, [topic], worker("first"), group, "first", "", limits, [on_reassignment]
     )
     first.patience = 1.0  # then the held records are cancelled
     second_broker = make_broker(servers.kafka, f"lanes-rebalance-2-{unique}")
-    second = subscribe(second_broker, topic, worker("second"), group, "second", "", limits)
+    second = subscribe(second_broker, [topic], worker("second"), group, "second", "", limits)
     async with first_broker, second_broker:
         await first_broker.start()
         try:
