@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -12,9 +13,12 @@ from contracts.envelope import MessageData, RawEnvelope
 from services.runtime.events import Cause
 from services.runtime.inbound import Parsed
 from services.runtime.keyed_locks import KeyedLocks
+from services.runtime.projection import ProjectionBehind
 from services.runtime.unit_of_work import AlreadyApplied, UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=MessageData)
+# How long a message whose projection is behind leaves its account's turn to the others.
+TURN_RETRY_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ Handler = Callable[[Message[M], UnitOfWork], Awaitable[None]]
 
 class Dispatch:
     """`one_account_at_a_time`: messages of one account wait for each other even when they
-    arrive on different topics (a service whose decisions read facts written by both)."""
+    arrive on different topics (a service whose decisions read facts written by both). A
+    handler that raises `ProjectionBehind` gives its account's turn up and tries again a
+    moment later, so the event it waits for can run meanwhile."""
 
     def __init__(self, unit_of_work: UnitOfWorkFactory, one_account_at_a_time: bool = False):
         self.unit_of_work = unit_of_work
@@ -59,8 +65,14 @@ class Dispatch:
         if self._locks is None:
             await self._run(handler, message)
             return
-        async with self._locks.hold(message.account_id):
-            await self._run(handler, message)
+        while True:
+            async with self._locks.hold(message.account_id):
+                try:
+                    await self._run(handler, message)
+                    return
+                except ProjectionBehind:
+                    pass  # the account's other records (the event it waits for) go first
+            await asyncio.sleep(TURN_RETRY_SECONDS)
 
     async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
         try:

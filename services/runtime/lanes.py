@@ -44,8 +44,11 @@ class Job:
 
     @property
     def lane(self) -> Hashable:
-        """Records are keyed by account id; records without a key share their partition's."""
-        return (self.origin.partition, self.origin.key)
+        """Records are keyed by account id; records without a key share their partition's.
+        A subscription to several topics keeps them in lanes of their own: what must run in
+        turn across topics takes turns in the handler (`Dispatch(one_account_at_a_time)`),
+        which lets one wait for another (a command for the event that makes its actor known)."""
+        return (self.partition, self.origin.key)
 
 
 class KeyOrderedLanes:

@@ -13,15 +13,25 @@ from services.runtime.collection import Collection
 T = TypeVar("T")
 
 
+class ProjectionBehind(Exception):
+    """Raised instead of waiting by a handler that holds its account's turn: the event it waits
+    for may be that account's next record on another topic, which cannot run while the turn is
+    held. `Dispatch(one_account_at_a_time=True)` gives the turn up and tries again."""
+
+
+def young(sent_at: datetime, grace: float, clock: Clock) -> bool:
+    """Is a message sent at `sent_at` still within `grace` seconds (its projection may lag)?"""
+    return clock.now() < sent_at + timedelta(seconds=grace)
+
+
 async def with_grace(
     lookup: Callable[[], Awaitable[T | None]], sent_at: datetime, grace: float, clock: Clock
 ) -> T | None:
     """`lookup()`, retried while it finds nothing and the command is younger than `grace`
     seconds: a command may arrive a moment before the event (on another topic) that makes its
     actor known. An older command (a backlog) gets no wait: the projection had its time."""
-    deadline = sent_at + timedelta(seconds=grace)
     found = await lookup()
-    while found is None and clock.now() < deadline:
+    while found is None and young(sent_at, grace, clock):
         await asyncio.sleep(0.1)
         found = await lookup()
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -19,16 +20,18 @@ from tests.handlers.kit import InMemory, in_memory
 Access = InMemory[AccessControlService]
 
 
-@pytest.fixture
-async def access() -> Access:
-    settings = AccessControlSettings(projection_grace_seconds=0)
-
+def service_with(settings: AccessControlSettings) -> Access:
     def wired(runtime: Runtime) -> AccessControlService:
         return wire(runtime, settings)
 
-    service = in_memory(
+    return in_memory(
         "access_control", settings, wired, ACCESS_CONTROL_EVENTS, ACCESS_CONTROL_COMMANDS
     )
+
+
+@pytest.fixture
+async def access() -> Access:
+    service = service_with(AccessControlSettings(projection_grace_seconds=0))
     await joined(service, "owner-1", ["owner"])
     return service
 
@@ -211,3 +214,21 @@ async def test_redelivery_changes_nothing_twice(access: Access) -> None:
     assert access.types(command) == ["ClientRegistered", "ClientVisibilityChanged"]
     assert len(access.caused_by(event)) == 1
     assert access.reason(await access.send("RegisterClient", {"client_id": "bad id!"})) == "invalid"
+
+
+async def test_a_command_whose_actor_is_joining_leaves_the_account_its_turn_meanwhile() -> None:
+    """The command arrives a moment before the MemberJoined that makes its actor known (another
+    topic, same account). Waiting inside the account's turn, it would keep that event from
+    running until its grace ran out, and be refused `forbidden`; it gives the turn up while it
+    waits, so the event runs and the command is applied. (The clock stands still here: the
+    grace never runs out, so only the event can end the wait.)"""
+    service = service_with(AccessControlSettings(projection_grace_seconds=5))
+    async with asyncio.timeout(10):
+        command = asyncio.create_task(
+            service.send("RegisterClient", {"client_id": "c1", "security_tags": []}, actor="o-2")
+        )
+        await asyncio.sleep(0.2)  # the command has had its turn and found no actor
+        assert not command.done()
+        await joined(service, "o-2", ["owner"])
+        command_id = await command
+    assert service.types(command_id)[0] == "ClientRegistered"

@@ -221,3 +221,26 @@ async def test_settle_waits_for_the_records_in_hand_but_not_longer_than_its_pati
     release.set()
     await asyncio.wait_for(lanes.settle(patience=5), 1)
     assert lanes.in_flight == 0
+
+
+async def test_one_keys_records_on_two_topics_run_in_lanes_of_their_own() -> None:
+    """A subscription to two topics: an account's record on one topic does not wait for its
+    record on the other (a command may wait for the event that makes its actor known)."""
+    event_done = asyncio.Event()
+    order: list[str] = []
+
+    async def command(origin: Origin) -> None:
+        await asyncio.wait_for(event_done.wait(), 2)  # waits for the other topic's record
+        order.append(origin.topic)
+
+    async def event(origin: Origin) -> None:
+        order.append(origin.topic)
+        event_done.set()
+
+    lanes = KeyOrderedLanes(max_in_flight=10, max_keys=4)
+    first = Origin("a.commands", 0, 0, b"acct")
+    then = Origin("b.events", 0, 0, b"acct")
+    await lanes.submit([Job(first, lambda: command(first)), Job(then, lambda: event(then))], 0)
+    await _until(lambda: len(order) == 2)
+    assert order == ["b.events", "a.commands"]
+    await lanes.close(1)
