@@ -25,22 +25,35 @@ ACKNOWLEDGEMENTS = {
 }
 
 
+def joined_data(member: str, roles: list[str], tags: list[str] | None = None) -> dict[str, Any]:
+    """A MemberJoined's data, as membership publishes it."""
+    return {
+        "member_id": member,
+        "email": f"{member}@example.com",
+        "roles": roles,
+        "invitation_id": None,
+        "joined_at": "2026-11-27T10:00:00Z",
+        "security_tags": tags,
+    }
+
+
+def disconnected_data(member: str, roles: list[str], by: str = "owner-1") -> dict[str, Any]:
+    """A MemberDisconnected's data, as membership publishes it."""
+    return {
+        "member_id": member,
+        "email": f"{member}@example.com",
+        "roles": roles,
+        "disconnected_by": by,
+        "disconnected_at": "2026-11-27T12:00:00Z",
+    }
+
+
 class AccessHarness(Running):
     async def member_event(self, type_: str, account: str, data: dict[str, Any]) -> str:
         return await self.gateway.send(MEMBERSHIP_EVENTS, type_, account, data)
 
     async def joined(self, account: str, member: str, roles: list[str]) -> None:
-        await self.member_event(
-            "MemberJoined",
-            account,
-            {
-                "member_id": member,
-                "email": f"{member}@example.com",
-                "roles": roles,
-                "invitation_id": None,
-                "joined_at": "2026-11-27T10:00:00Z",
-            },
-        )
+        await self.member_event("MemberJoined", account, joined_data(member, roles))
         for _ in range(200):
             doc = await self.service.store.member(account, member)
             if doc and doc.get("status") == "active":

@@ -6,7 +6,7 @@ import pytest
 
 from services.access_control.repair import level_set, recompute
 from services.access_control.visibility import apply
-from tests.services.access_control.conftest import AccessHarness
+from tests.services.access_control.conftest import AccessHarness, disconnected_data
 
 
 async def test_the_seed_story_only_certain_practitioners_see_certain_clients(
@@ -93,15 +93,7 @@ async def test_disconnect_revokes_everything_and_rejoining_restores_it(
         await access.ok("RegisterClient", account, {"client_id": f"c{n}", "security_tags": []})
     await access.joined(account, "ann", ["practitioner"])
     await access.member_event(
-        "MemberDisconnected",
-        account,
-        {
-            "member_id": "ann",
-            "email": "ann@example.com",
-            "roles": ["practitioner"],
-            "disconnected_by": "owner-1",
-            "disconnected_at": "2026-11-27T12:00:00Z",
-        },
+        "MemberDisconnected", account, disconnected_data("ann", ["practitioner"])
     )
     revoked = await access.events.wait_for(
         lambda e: (

@@ -38,6 +38,7 @@ from tests.kafka_tools import (
     position_group_at_end,
 )
 from tests.servers import Servers
+from tests.services.access_control.conftest import disconnected_data, joined_data
 
 TOPICS = (ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS)
 
@@ -140,17 +141,6 @@ async def test_topics_read_together_with_unequal_partition_counts_are_refused(
 ACCOUNTS = 16
 
 
-def joined(member: str, roles: list[str], tags: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "member_id": member,
-        "email": f"{member}@example.com",
-        "roles": roles,
-        "invitation_id": None,
-        "joined_at": "2026-11-29T10:00:00Z",
-        "security_tags": tags,
-    }
-
-
 async def _until(check: Any, timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
@@ -181,13 +171,13 @@ async def test_a_re_tag_and_a_disconnect_at_once_leave_the_published_view_right(
         try:
             for account in accounts:
                 await gateway.send(
-                    MEMBERSHIP_EVENTS, "MemberJoined", account, joined("owner-1", ["owner"])
+                    MEMBERSHIP_EVENTS, "MemberJoined", account, joined_data("owner-1", ["owner"])
                 )
                 await gateway.send(
                     MEMBERSHIP_EVENTS,
                     "MemberJoined",
                     account,
-                    joined("ann", ["practitioner"], ["t"]),
+                    joined_data("ann", ["practitioner"], ["t"]),
                 )
                 await gateway.send(
                     ACCESS_CONTROL_COMMANDS,
@@ -219,13 +209,7 @@ async def test_a_re_tag_and_a_disconnect_at_once_leave_the_published_view_right(
                             MEMBERSHIP_EVENTS,
                             "MemberDisconnected",
                             account,
-                            {
-                                "member_id": "ann",
-                                "email": "ann@example.com",
-                                "roles": ["practitioner"],
-                                "disconnected_by": "owner-1",
-                                "disconnected_at": "2026-11-29T11:00:00Z",
-                            },
+                            disconnected_data("ann", ["practitioner"]),
                         ),
                     )
                 )
