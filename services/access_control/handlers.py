@@ -36,10 +36,7 @@ class AccessHandlers:
     def __init__(self, store: AccessStore, clock: Clock, projection_grace_seconds: float) -> None:
         self.store = store
         self.clock = clock
-        # its dispatch gives each account one turn at a time (see app.py)
-        self.authoriser = Authoriser(
-            store.team_member, clock, projection_grace_seconds, holds_account_turn=True
-        )
+        self.authoriser = Authoriser(store.team_member, clock, projection_grace_seconds)
 
     def register_all(self, dispatch: Dispatch) -> Dispatch:
         return (

@@ -10,7 +10,7 @@ from enum import Enum
 from contracts.common import RejectionReason, Role
 from contracts.envelope import RawEnvelope
 from services.runtime.clock import Clock
-from services.runtime.projection import ProjectionBehind, with_grace, young
+from services.runtime.projection import with_grace
 from services.runtime.rules import Refusal
 
 
@@ -55,30 +55,15 @@ class Authoriser:
     """Finds the actor of a command in the projection, waiting `grace` seconds for a young
     command whose actor's MemberJoined may still be on its way (another topic)."""
 
-    def __init__(
-        self,
-        lookup: MemberLookup,
-        clock: Clock,
-        grace_seconds: float,
-        holds_account_turn: bool = False,
-    ) -> None:
-        """`holds_account_turn`: the caller runs in its account's turn (a dispatch made with
-        `one_account_at_a_time`), so an actor not known yet raises `ProjectionBehind` rather
-        than waiting there for the event that the turn keeps from running."""
+    def __init__(self, lookup: MemberLookup, clock: Clock, grace_seconds: float) -> None:
         self.lookup = lookup
         self.clock = clock
         self.grace = grace_seconds
-        self.holds_account_turn = holds_account_turn
 
     async def actor(self, command: RawEnvelope) -> TeamMember | None:
         actor_id = command.actorid
         if not actor_id:
             return None
-        if self.holds_account_turn:
-            found = await self.lookup(command.accountid, actor_id)
-            if found is None and young(command.time, self.grace, self.clock):
-                raise ProjectionBehind(f"actor {actor_id} of command {command.id}")
-            return found
         return await with_grace(
             lambda: self.lookup(command.accountid, actor_id), command.time, self.grace, self.clock
         )

@@ -13,7 +13,7 @@ from contracts.envelope import MessageData, RawEnvelope
 from services.runtime.events import Cause
 from services.runtime.inbound import Parsed
 from services.runtime.keyed_locks import KeyedLocks
-from services.runtime.projection import ProjectionBehind
+from services.runtime.projection import ProjectionBehind, account_turn
 from services.runtime.unit_of_work import AlreadyApplied, UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=MessageData)
@@ -39,8 +39,8 @@ Handler = Callable[[Message[M], UnitOfWork], Awaitable[None]]
 class Dispatch:
     """`one_account_at_a_time`: messages of one account wait for each other even when they
     arrive on different topics (a service whose decisions read facts written by both). A
-    handler that raises `ProjectionBehind` gives its account's turn up and tries again a
-    moment later, so the event it waits for can run meanwhile."""
+    handler whose projection lags (`with_grace` raises `ProjectionBehind` in a turn) gives its
+    account's turn up and tries again a moment later, so the event it waits for can run."""
 
     def __init__(self, unit_of_work: UnitOfWorkFactory, one_account_at_a_time: bool = False):
         self.unit_of_work = unit_of_work
@@ -68,7 +68,8 @@ class Dispatch:
         while True:
             async with self._locks.hold(message.account_id):
                 try:
-                    await self._run(handler, message)
+                    with account_turn():
+                        await self._run(handler, message)
                     return
                 except ProjectionBehind:
                     pass  # the account's other records (the event it waits for) go first

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from services.runtime.cancellation import cancel_until_done, raise_if_cancelled
@@ -31,6 +31,9 @@ from services.runtime.offsets import OffsetBook, Partition
 log = logging.getLogger(__name__)
 
 MAX_RETRY_BACKOFF_SECONDS = 30.0
+
+
+Lane = tuple[Partition, bytes | None]  # (partition, key): one account's records of one partition
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Job:
         return (self.origin.topic, self.origin.partition)
 
     @property
-    def lane(self) -> Hashable:
+    def lane(self) -> Lane:
         """Records are keyed by account id; records without a key share their partition's.
         A subscription to several topics keeps them in lanes of their own: what must run in
         turn across topics takes turns in the handler (`Dispatch(one_account_at_a_time)`),
@@ -59,9 +62,9 @@ class KeyOrderedLanes:
         self._max_in_flight = max_in_flight
         self._gate = asyncio.Semaphore(max_keys)
         self._base_backoff = base_backoff
-        self._queues: dict[Hashable, deque[Job]] = {}  # a running lane's job is its head
-        self._tasks: dict[Hashable, asyncio.Task[None]] = {}
-        self._running: set[Hashable] = set()
+        self._queues: dict[Lane, deque[Job]] = {}  # a running lane's job is its head
+        self._tasks: dict[Lane, asyncio.Task[None]] = {}
+        self._running: set[Lane] = set()
         self._in_flight = 0
         self._freed = asyncio.Event()
         self._closed = False
@@ -129,7 +132,7 @@ class KeyOrderedLanes:
             return {}
         self.generation += 1
         self._drop_waiting(revoked)
-        busy = [task for lane, task in self._tasks.items() if self._partition_of(lane) in revoked]
+        busy = [task for lane, task in self._tasks.items() if lane[0] in revoked]
         await self._finish(busy, patience)
         offsets = {p: o for p, o in self.book.to_commit().items() if p in revoked}
         self.book.forget(revoked)
@@ -148,10 +151,6 @@ class KeyOrderedLanes:
         if self._closed or generation != self.generation or self._in_flight == 0:
             return True
         return self._in_flight + wanted <= self._max_in_flight
-
-    def _partition_of(self, lane: Hashable) -> Partition | None:
-        queue = self._queues.get(lane)
-        return queue[0].partition if queue else None
 
     def _drop_waiting(self, partitions: Collection[Partition]) -> None:
         """Drop the records of `partitions` not yet started (a running lane keeps its head)."""
@@ -174,7 +173,7 @@ class KeyOrderedLanes:
             if left:
                 log.error("%d records ignored their cancellation; leaving them", len(left))
 
-    async def _run_lane(self, lane: Hashable) -> None:
+    async def _run_lane(self, lane: Lane) -> None:
         queue = self._queues[lane]
         try:
             async with self._gate:

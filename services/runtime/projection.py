@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -11,17 +13,23 @@ from services.runtime.clock import Clock
 from services.runtime.collection import Collection
 
 T = TypeVar("T")
+_IN_ACCOUNT_TURN: ContextVar[bool] = ContextVar("in_account_turn", default=False)
 
 
 class ProjectionBehind(Exception):
-    """Raised instead of waiting by a handler that holds its account's turn: the event it waits
+    """Raised by `with_grace` instead of waiting inside an account's turn: the event it waits
     for may be that account's next record on another topic, which cannot run while the turn is
     held. `Dispatch(one_account_at_a_time=True)` gives the turn up and tries again."""
 
 
-def young(sent_at: datetime, grace: float, clock: Clock) -> bool:
-    """Is a message sent at `sent_at` still within `grace` seconds (its projection may lag)?"""
-    return clock.now() < sent_at + timedelta(seconds=grace)
+@contextlib.contextmanager
+def account_turn() -> Iterator[None]:
+    """The code inside runs in its account's turn (see `ProjectionBehind`)."""
+    token = _IN_ACCOUNT_TURN.set(True)
+    try:
+        yield
+    finally:
+        _IN_ACCOUNT_TURN.reset(token)
 
 
 async def with_grace(
@@ -29,9 +37,16 @@ async def with_grace(
 ) -> T | None:
     """`lookup()`, retried while it finds nothing and the command is younger than `grace`
     seconds: a command may arrive a moment before the event (on another topic) that makes its
-    actor known. An older command (a backlog) gets no wait: the projection had its time."""
+    actor known. An older command (a backlog) gets no wait: the projection had its time.
+    Inside an account's turn it does not wait: it raises `ProjectionBehind`."""
+
+    def young() -> bool:
+        return clock.now() < sent_at + timedelta(seconds=grace)
+
     found = await lookup()
-    while found is None and young(sent_at, grace, clock):
+    while found is None and young():
+        if _IN_ACCOUNT_TURN.get():
+            raise ProjectionBehind(f"nothing found for a message sent at {sent_at}")
         await asyncio.sleep(0.1)
         found = await lookup()
     return found

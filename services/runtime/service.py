@@ -72,13 +72,17 @@ class Runtime:
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=lambda: Metrics("service"))
     subscriptions: list[KeyOrderedSubscription] = field(default_factory=list)
-    read_together: list[list[str]] = field(default_factory=list)  # co-partitioned topics
     descriptions: dict[str, str] = field(default_factory=dict)  # what it reads on each topic
     # called when the consumers' partitions change hands (see subscription.py)
     on_reassignment: list[Callable[[], None]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
     _starter: BrokerStarter | None = None
+
+    @property
+    def read_together(self) -> list[list[str]]:
+        """The topics each subscription reads co-partitioned (those of more than one)."""
+        return [s.topics for s in self.subscriptions if len(s.topics) > 1]
 
     @property
     def source(self) -> str:
@@ -181,7 +185,6 @@ class Runtime:
         topics = list(by_topic)
         description = " ".join(self.descriptions[topic] for topic in topics)
         if len(topics) > 1:
-            self.read_together.append(topics)
             description += f" ({', '.join(topics)}: read together, co-partitioned)"
         self.subscriptions.append(
             subscribe(

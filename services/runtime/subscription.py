@@ -58,8 +58,10 @@ class KeyOrderedSubscription:
         concurrency: Concurrency,
         on_reassignment: Sequence[Callable[[], None]] = (),
         patience: float = FINISH_PATIENCE,
+        topics: Sequence[str] = (),
     ) -> None:
         self.work = work
+        self.topics = list(topics)
         self.lanes = KeyOrderedLanes(concurrency.max_in_flight, concurrency.max_accounts)
         self.patience = patience
         self.fetch_hold = concurrency.fetch_hold_ms / 1000
@@ -177,7 +179,7 @@ def subscribe(
     # with two offered (range, then round robin), aiokafka 0.14's members starting together
     # kept re-joining each other's rebalance (4 of 10 pairs never got an assignment in 40 s).
     assignor = RangePartitionAssignor if len(topics) > 1 else RoundRobinPartitionAssignor
-    subscription = KeyOrderedSubscription(work, limits, on_reassignment)
+    subscription = KeyOrderedSubscription(work, limits, on_reassignment, topics=topics)
 
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
