@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from services.access_control.domain import Client, MemberAccess
 from services.access_control.history import COLLECTION, INDEXES, History
 from services.access_control.visibility import (
@@ -17,7 +15,7 @@ from services.access_control.visibility import (
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.service import Runtime
-from services.runtime.unit_of_work import Repository
+from services.runtime.unit_of_work import Repository, field_values
 
 LIVE_CLIENTS = {"removed": False}
 
@@ -31,7 +29,7 @@ class MemberCodec:
         return key(state.account_id, state.member_id)
 
     def encode(self, state: MemberAccess) -> Document:
-        doc = asdict(state)
+        doc = field_values(state)
         doc["roles"] = list(state.roles)
         doc["security_tags"] = list(state.security_tags)
         doc["tags"] = sorted(fold(state.security_tags))  # what the API's query matches
@@ -52,7 +50,7 @@ class ClientCodec:
         return key(state.account_id, state.client_id)
 
     def encode(self, state: Client) -> Document:
-        doc = asdict(state)
+        doc = field_values(state)
         doc["security_tags"] = list(state.security_tags)
         doc["tags"] = sorted(fold(state.security_tags))
         return doc

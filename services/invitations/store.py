@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from contracts.common import Role
@@ -13,7 +12,7 @@ from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.projection import AccountNames
 from services.runtime.service import Runtime
-from services.runtime.unit_of_work import Repository, Stored
+from services.runtime.unit_of_work import Repository, Stored, field_values
 
 
 def slot(inv: Invitation) -> str:
@@ -37,7 +36,7 @@ class InvitationCodec:
         return state.id
 
     def encode(self, state: Invitation) -> Document:
-        doc = asdict(state)
+        doc = field_values(state)
         del doc["id"]
         doc["status"] = state.status.value
         doc["roles"] = [r.value for r in state.roles]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from contracts.common import Locale, Role
 from services.membership.domain import Account, Person, PersonStatus, Preferences
 from services.membership.email_status import EmailOutcome, EmailStatus
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Filter, Index
 from services.runtime.service import Runtime
-from services.runtime.unit_of_work import Repository
+from services.runtime.unit_of_work import Repository, field_values
 
 
 def person_key(account_id: str, email: str) -> str:
@@ -26,7 +24,7 @@ class PersonCodec:
         return person_key(state.account_id, state.email)
 
     def encode(self, state: Person) -> Document:
-        doc = asdict(state)
+        doc = field_values(state)
         doc["status"] = state.status.value
         doc["roles"] = [r.value for r in state.roles]
         doc["joined_invitations"] = list(state.joined_invitations)
@@ -57,7 +55,7 @@ class EmailOutcomeCodec:
         return person_key(state.account_id, state.email)
 
     def encode(self, state: EmailOutcome) -> Document:
-        return {**asdict(state), "status": state.status.value}
+        return {**field_values(state), "status": state.status.value}
 
     def decode(self, doc: Document) -> EmailOutcome:
         return EmailOutcome(
@@ -80,7 +78,7 @@ class AccountCodec:
             "owner_email": state.owner_email,
             "owner_name": state.owner_name,
             "registered_at": state.registered_at,
-            "preferences": asdict(state.preferences),
+            "preferences": field_values(state.preferences),
         }
 
     def decode(self, doc: Document) -> Account:
