@@ -14,7 +14,7 @@ from contracts.common import RejectionReason
 from contracts.messages import InvitationExpired
 from services.runtime.collection import Document, Index, Storage, UniqueViolation, VersionConflict
 from services.runtime.outbox import Outbox
-from services.runtime.publisher import MemoryPublisher
+from services.runtime.publisher import MemoryPublisher, Record
 from services.runtime.rules import REMOVED, Emit, Refusal
 from services.runtime.unit_of_work import (
     MAX_REMEMBERED_COMMANDS,
@@ -374,3 +374,52 @@ class StorageContract:
             len(handled) == MAX_REMEMBERED_COMMANDS
             and handled[-1] == f"cmd-{MAX_REMEMBERED_COMMANDS + 4}"
         )
+
+    # ---- the outbox relay ----------------------------------------------------------------
+
+    async def test_the_relay_retries_what_this_process_could_not_publish(
+        self, storage: Storage
+    ) -> None:
+        """A failed publish stays owed and goes out at the next `sweep_owed`, which reads only
+        the documents this process owes; what another process left is the full sweep's."""
+        notes = Repository(storage.collection("notes"), NoteCodec())
+        ours, broker_down = _switchable_publisher()
+        outbox = Outbox(ours)
+        theirs, _ = _switchable_publisher()
+        for process, note in ((outbox, "n1"), (Outbox(theirs), "n2")):
+            uow = UnitOfWork(process, "/test", "test.events", Cause(note, "acct-1", "c", note))
+            with pytest.raises(ConnectionError):
+                await uow.commit(
+                    await uow.load(notes, note), Note(note, "acct-1", "x"), [event(int(note[1]))]
+                )
+        documents, oldest = outbox.backlog()
+        assert documents == 1 and oldest is not None
+
+        broker_down.clear()
+        assert await outbox.sweep_owed() == 1
+        assert [m["data"]["email"] for m in ours.messages("test.events")] == ["n1@example.com"]
+        assert outbox.backlog() == (0, None)
+        assert await outbox.sweep_owed() == 0
+        assert (await notes.collection.get("n1") or {})["outbox"] == []
+        assert (await notes.collection.get("n2") or {})["outbox"] != []  # not ours to know
+
+        assert await outbox.sweep([notes.collection]) == 1
+        emails = [m["data"]["email"] for m in ours.messages("test.events")]
+        assert emails == ["n1@example.com", "n2@example.com"]
+        assert outbox.backlog() == (0, None)
+
+
+def _switchable_publisher() -> tuple[MemoryPublisher, asyncio.Event]:
+    """A publisher that refuses every record while the returned event is set (it starts set)."""
+    publisher = MemoryPublisher()
+    down = asyncio.Event()
+    down.set()
+    publish = publisher.publish
+
+    async def publish_unless_down(records: list[Record]) -> None:
+        if down.is_set():
+            raise ConnectionError("broker down")
+        await publish(records)
+
+    publisher.publish = publish_unless_down  # type: ignore[method-assign]
+    return publisher, down

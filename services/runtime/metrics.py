@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from contracts.common import utc_now
-from services.runtime.collection import Collection, Document
+from services.runtime.collection import Document
 
 PREFIX = "pro_team"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -71,7 +71,8 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             f"{PREFIX}_outbox_backlog_documents",
-            "Documents whose outbox still holds unpublished events (at scrape)",
+            "Documents this process knows hold unpublished events (its failed publishes, and "
+            "what its full sweeps found)",
             registry=r,
         )
         self.outbox_oldest = Gauge(
@@ -94,15 +95,8 @@ class Metrics:
                 lag = ends[tp] - (committed or 0)
                 self.lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
 
-    async def measure_outbox(self, collections: Iterable[Collection], limit: int = 1000) -> None:
-        backlog, oldest = 0, None
-        for collection in collections:
-            for doc in await collection.find({"outbox.0": {"$exists": True}}, limit=limit):
-                backlog += 1
-                times: list[datetime] = [e["at"] for e in doc["outbox"] if e.get("at")]
-                if times and (oldest is None or min(times) < oldest):
-                    oldest = min(times)
-        self.outbox_backlog.set(backlog)
+    def measure_outbox(self, documents: int, oldest: datetime | None) -> None:
+        self.outbox_backlog.set(documents)
         self.outbox_oldest.set(0 if oldest is None else (utc_now() - oldest).total_seconds())
 
     def render(self) -> bytes:

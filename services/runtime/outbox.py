@@ -1,16 +1,27 @@
 """Transactional outbox inside the aggregate's document, and the relay that empties it.
 
 A handler writes its state change and the events it causes in ONE document write
-(`outbox: [entry, ...]`), then publishes them and clears the outbox. Whatever a crash leaves
-unpublished is published by the periodic sweep with the same event ids.
+(`outbox: [entry, ...]`), then publishes them and clears the outbox. The relay publishes,
+with the same event ids, what is left:
+
+- what this process wrote and could not publish (a broker outage): it keeps those documents'
+  ids (`owed`) and tries them again every `OUTBOX_SWEEP_SECONDS`, reading only them;
+- what a stopped process left (kill -9 between the write and the publish): a full sweep looks
+  through every document when the service starts, when its partitions change hands (an
+  instance that stopped had the accounts it gains), and every `OUTBOX_FULL_SWEEP_SECONDS`.
+
+A full sweep reads the whole collection (the server has no partial indexes), so it is not the
+periodic step: its cost grows with every invitation and email ever stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from contracts.common import utc_now
@@ -24,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Turns a stored entry into the bytes to publish (e.g. to put back a secret kept only in memory).
 Render = Callable[[Collection, Document, Document], Awaitable[bytes]]
+# A document by collection name and `_id` (every `_id` here is a string).
+Key = tuple[str, str]
 # Writes local entries; must be idempotent on each entry's id (a flush may repeat).
 LocalSink = Callable[[list[Document]], Awaitable[None]]
 
@@ -57,7 +70,11 @@ class Outbox:
         self.local: dict[str, LocalSink] = {}
         self._locks = KeyedLocks()
         # (collection, _id) -> the newest version this process published or cleared
-        self._flushed: OrderedDict[tuple[str, object], int] = OrderedDict()
+        self._flushed: OrderedDict[Key, int] = OrderedDict()
+        # (collection, _id) -> the collection and when its oldest unpublished event was
+        # written: documents this process knows hold events nobody has published yet
+        self._owed: dict[Key, tuple[Collection, datetime]] = {}
+        self._full_sweep_wanted = False
 
     async def flush(self, collection: Collection, doc: Document) -> Document | None:
         """Publish the document's outbox, then clear it if nobody wrote in between; returns the
@@ -69,12 +86,33 @@ class Outbox:
         """
         if not doc.get("outbox"):
             return doc
-        key = (collection.name, doc["_id"])
+        key = (collection.name, str(doc["_id"]))
         async with self._locks.hold(key):
-            return await self._flush_locked(collection, key, doc)
+            self._owe(key, collection, doc)
+            flushed = await self._flush_locked(collection, key, doc)
+            self._settle(key, flushed)  # not reached when the publish fails: still owed
+            return flushed
+
+    def _owe(self, key: Key, collection: Collection, doc: Document) -> None:
+        times: list[datetime] = [e["at"] for e in doc.get("outbox", []) if e.get("at")]
+        since = min(times, default=utc_now())
+        if key in self._owed:
+            since = min(since, self._owed[key][1])
+        self._owed[key] = (collection, since)
+
+    def _settle(self, key: Key, doc: Document | None) -> None:
+        """Forget `key` unless `doc` still holds events this process has not published."""
+        if doc is None or not doc.get("outbox") or doc["version"] <= self._flushed.get(key, 0):
+            self._owed.pop(key, None)
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many documents this process knows hold unpublished events, and when the oldest
+        of those events was written."""
+        oldest = min((since for _, since in self._owed.values()), default=None)
+        return len(self._owed), oldest
 
     async def _flush_locked(
-        self, collection: Collection, key: tuple[str, object], doc: Document
+        self, collection: Collection, key: Key, doc: Document
     ) -> Document | None:
         for _ in range(5):
             entries = doc.get("outbox") or []
@@ -131,14 +169,15 @@ class Outbox:
             [Record(entry["topic"], key, entry["value"].encode(), entry.get("correlationid"))]
         )
 
-    def _remember_flushed(self, key: tuple[str, object], version: int) -> None:
+    def _remember_flushed(self, key: Key, version: int) -> None:
         self._flushed[key] = version
         self._flushed.move_to_end(key)
         while len(self._flushed) > 10_000:
             self._flushed.popitem(last=False)
 
     async def sweep(self, collections: Iterable[Collection]) -> int:
-        """Publish every outbox a crash left behind; returns how many documents it flushed."""
+        """Publish every outbox in `collections`, whoever left it (a full sweep: reads every
+        document); returns how many documents it flushed."""
         flushed = 0
         for collection in collections:
             for doc in await collection.find({"outbox.0": {"$exists": True}}):
@@ -147,11 +186,39 @@ class Outbox:
                 flushed += 1
         return flushed
 
-    async def run_sweeper(self, collections: list[Collection], interval: float) -> None:
+    async def sweep_owed(self) -> int:
+        """Publish what this process wrote and has not published yet, reading only those
+        documents; returns how many still held events."""
+        flushed = 0
+        for key, (collection, _) in list(self._owed.items()):
+            raise_if_cancelled()
+            async with self._locks.hold(key):
+                doc = await collection.get(key[1])
+                if doc is not None and doc.get("outbox"):
+                    flushed += 1
+                    doc = await self._flush_locked(collection, key, doc)
+                self._settle(key, doc)
+        return flushed
+
+    def want_full_sweep(self) -> None:
+        """Partitions changed hands: an instance that stopped may have left events behind."""
+        self._full_sweep_wanted = True
+
+    async def run_sweeper(
+        self, collections: list[Collection], interval: float, full_interval: float
+    ) -> None:
+        """Every `interval`: what this process owes; at the start, when asked and every
+        `full_interval`: a full sweep."""
+        next_full = time.monotonic()
         while True:
             try:
-                if await self.sweep(collections):
-                    log.info("outbox relay published what a crash left behind")
+                if self._full_sweep_wanted or time.monotonic() >= next_full:
+                    self._full_sweep_wanted = False
+                    next_full = time.monotonic() + full_interval
+                    if await self.sweep(collections):
+                        log.info("outbox relay published what was left unpublished")
+                elif await self.sweep_owed():
+                    log.info("outbox relay published events whose first publish failed")
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -37,6 +37,7 @@ class ServiceSettings(BaseSettings):
     test_mode: bool = False
     kafka_group_id: str = ""
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
+    outbox_full_sweep_seconds: float = Field(default=300.0, gt=0)
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
     # The producer's wait to fill a batch: 0 answers one command sooner (access_control: a

@@ -1,0 +1,65 @@
+"""When the relay looks through every document: at its start, when asked (partitions changed
+hands) and every `full_interval`; in between it reads only what this process owes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from contracts.messages import InvitationExpired
+from services.runtime.collection import Collection
+from services.runtime.memory_collection import MemoryStorage
+from services.runtime.outbox import Outbox
+from services.runtime.publisher import MemoryPublisher
+from services.runtime.unit_of_work import Cause, Repository, UnitOfWork
+from tests.storage_contract import Note, NoteCodec
+
+TICK = 0.01
+
+
+async def left_behind(notes: Repository[Note], note: str) -> None:
+    """What a process killed between its write and its publish leaves."""
+    crashed = Outbox(MemoryPublisher())
+
+    async def killed(doc: object) -> None:
+        raise asyncio.CancelledError
+
+    crashed.before_publish = killed
+    uow = UnitOfWork(crashed, "/test", "test.events", Cause(note, "acct-1", note, note))
+    expired = InvitationExpired(
+        invitation_id="00000000-0000-4000-8000-000000000001", email=f"{note}@example.com"
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await uow.commit(await uow.load(notes, note), Note(note, "acct-1", "x"), [expired])
+
+
+@contextlib.asynccontextmanager
+async def sweeping(outbox: Outbox, collection: Collection) -> AsyncIterator[None]:
+    task = asyncio.create_task(outbox.run_sweeper([collection], TICK, full_interval=3600))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def published(publisher: MemoryPublisher) -> list[str]:
+    await asyncio.sleep(20 * TICK)  # twenty rounds of the relay
+    return [m["data"]["email"] for m in publisher.messages("test.events")]
+
+
+async def test_a_full_sweep_at_the_start_and_when_partitions_change_hands() -> None:
+    notes = Repository(MemoryStorage().collection("notes"), NoteCodec())
+    publisher = MemoryPublisher()
+    outbox = Outbox(publisher)
+    await left_behind(notes, "before")
+    async with sweeping(outbox, notes.collection):
+        assert await published(publisher) == ["before@example.com"]
+
+        await left_behind(notes, "meanwhile")  # another instance, while this one runs
+        assert await published(publisher) == ["before@example.com"]
+
+        outbox.want_full_sweep()  # a rebalance: this instance may have gained its accounts
+        assert await published(publisher) == ["before@example.com", "meanwhile@example.com"]
