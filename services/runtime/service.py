@@ -79,6 +79,10 @@ class Runtime:
     _app: AsgiFastStream | None = None
     _starter: BrokerStarter | None = None
 
+    def __post_init__(self) -> None:
+        # an instance that stopped may have left events in the accounts this one gains
+        self.on_reassignment.append(self.outbox.want_full_sweep)
+
     @property
     def read_together(self) -> list[list[str]]:
         """The topics each subscription reads co-partitioned (those of more than one)."""
@@ -203,8 +207,6 @@ class Runtime:
     async def _start_background(self) -> None:
         for task in self.startup:
             await task()
-        # an instance that stopped may have left events in the accounts this one gains
-        self.on_reassignment.append(self.outbox.want_full_sweep)
         self.background.append(
             lambda: self.outbox.run_sweeper(
                 self.outbox_collections,

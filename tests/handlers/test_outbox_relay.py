@@ -12,6 +12,8 @@ from services.runtime.collection import Collection
 from services.runtime.memory_collection import MemoryStorage
 from services.runtime.outbox import Outbox
 from services.runtime.publisher import MemoryPublisher
+from services.runtime.service import memory_runtime
+from services.runtime.settings import ServiceSettings
 from services.runtime.unit_of_work import Cause, Repository, UnitOfWork
 from tests.storage_contract import Note, NoteCodec
 
@@ -63,3 +65,16 @@ async def test_a_full_sweep_at_the_start_and_when_partitions_change_hands() -> N
 
         outbox.want_full_sweep()  # a rebalance: this instance may have gained its accounts
         assert await published(publisher) == ["before@example.com", "meanwhile@example.com"]
+
+
+async def test_a_service_asks_its_relay_for_a_full_sweep_when_partitions_change_hands() -> None:
+    runtime = memory_runtime("membership", ServiceSettings())
+    notes = Repository(runtime.collection("notes"), NoteCodec())
+    assert isinstance(runtime.publisher, MemoryPublisher)
+    async with sweeping(runtime.outbox, notes.collection):
+        assert await published(runtime.publisher) == []  # the start's full sweep is done
+        await left_behind(notes, "meanwhile")
+        assert await published(runtime.publisher) == []
+        for hook in runtime.on_reassignment:  # what the consumers call on a rebalance
+            hook()
+        assert await published(runtime.publisher) == ["meanwhile@example.com"]
