@@ -5,6 +5,7 @@ handler tests are worth something only because both pass the same list."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -416,7 +417,7 @@ def _switchable_publisher() -> tuple[MemoryPublisher, asyncio.Event]:
     down.set()
     publish = publisher.publish
 
-    async def publish_unless_down(records: list[Record]) -> None:
+    async def publish_unless_down(records: Sequence[Record]) -> None:
         if down.is_set():
             raise ConnectionError("broker down")
         await publish(records)
