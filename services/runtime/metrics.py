@@ -71,8 +71,7 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             f"{PREFIX}_outbox_backlog_documents",
-            "Documents this process knows hold unpublished events (its failed publishes, and "
-            "what its full sweeps found)",
+            "Documents whose events this process failed to publish and will try again",
             registry=r,
         )
         self.outbox_oldest = Gauge(

@@ -72,7 +72,7 @@ class Outbox:
         # (collection, _id) -> the newest version this process published or cleared
         self._flushed: OrderedDict[Key, int] = OrderedDict()
         # (collection, _id) -> the collection and when its oldest unpublished event was
-        # written: documents this process knows hold events nobody has published yet
+        # written: documents whose flush in this process failed (or a full sweep's failed)
         self._owed: dict[Key, tuple[Collection, datetime]] = {}
         self._full_sweep_wanted = False
 
@@ -88,9 +88,12 @@ class Outbox:
             return doc
         key = (collection.name, str(doc["_id"]))
         async with self._locks.hold(key):
-            self._owe(key, collection, doc)
-            flushed = await self._flush_locked(collection, key, doc)
-            self._settle(key, flushed)  # not reached when the publish fails: still owed
+            try:
+                flushed = await self._flush_locked(collection, key, doc)
+            except BaseException:  # a failed publish or a cancellation: the relay tries again
+                self._owe(key, collection, doc)
+                raise
+            self._settle(key, flushed)  # owed before, published now
             return flushed
 
     def _owe(self, key: Key, collection: Collection, doc: Document) -> None:
