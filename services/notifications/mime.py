@@ -11,6 +11,7 @@ every address is ASCII, which is nearly always.
 from __future__ import annotations
 
 import email.charset
+import hashlib
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -63,6 +64,7 @@ def compat32_message(outgoing: Outgoing, sender: Named, reply_to: Named | None) 
     _identify(message, outgoing)
     message.attach(_text_part(outgoing.text, "plain"))
     message.attach(_text_part(outgoing.html, "html"))
+    _set_boundary(message, outgoing)
     return message
 
 
@@ -96,4 +98,18 @@ def full_message(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> E
     _identify(message, outgoing)
     message.set_content(outgoing.text)
     message.add_alternative(outgoing.html, subtype="html")
+    _set_boundary(message, outgoing)
     return message
+
+
+def boundary_for(outgoing: Outgoing) -> str:
+    return "==pro-team-" + hashlib.blake2b(outgoing.message_id.encode(), digest_size=12).hexdigest()
+
+
+def _set_boundary(message: Message, outgoing: Outgoing) -> None:
+    """A boundary of our own, unless a body happens to hold it (then the generator picks one).
+    Left to itself, the generator draws a random boundary and compiles a regular expression to
+    search both bodies for it: a fifth of the cost of writing the email out."""
+    boundary = boundary_for(outgoing)
+    if boundary not in outgoing.text and boundary not in outgoing.html:
+        message.set_boundary(boundary)

@@ -31,8 +31,9 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
+from faststream.message import StreamMessage
 
 from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin
@@ -161,6 +162,15 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
             hook()
 
 
+async def _fetched_records(message: StreamMessage[Any]) -> tuple[Any, ...]:
+    """The handler's argument is the fetched aiokafka records as they are: nothing decodes the
+    values (the pipeline parses each record itself), and the handler asks FastStream for no
+    context, whose resolution ran in a worker thread for every fetch (fast_depends runs a
+    synchronous resolver through anyio's thread pool)."""
+    records = message.raw_message
+    return records if isinstance(records, tuple) else (records,)
+
+
 def subscribe(
     broker: KafkaBroker,
     topics: Sequence[str],
@@ -181,9 +191,8 @@ def subscribe(
     assignor = RangePartitionAssignor if len(topics) > 1 else RoundRobinPartitionAssignor
     subscription = KeyOrderedSubscription(work, limits, on_reassignment, topics=topics)
 
-    async def on_batch(msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        await subscription.on_batch(records if isinstance(records, tuple) else (records,))
+    async def on_batch(records: Any) -> None:
+        await subscription.on_batch(records)
 
     on_batch.__doc__ = description
     subscriber = broker.subscriber(
@@ -201,6 +210,7 @@ def subscribe(
         # at their next heartbeat, so a 3 s default made every start (and failover) 3 s slower.
         heartbeat_interval_ms=500,
         listener=subscription.listener(),
+        decoder=_fetched_records,
     )
     subscriber(on_batch)
     subscription.attach(subscriber)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import anyio.to_thread
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.runtime.concurrency import Concurrency
@@ -137,3 +140,54 @@ async def test_a_second_consumer_joining_mid_stream_loses_nothing_and_keeps_acco
 
 def _everything(accounts: list[str], per_account: int) -> set[tuple[bytes, int]]:
     return {(account.encode(), n) for account in accounts for n in range(per_account)}
+
+
+async def test_fetched_records_reach_the_lanes_whole_without_a_worker_thread(
+    servers: Servers, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record arrives with its value, key, partition and offset as Kafka holds them, and
+    handing a fetch to the lanes costs no hop through anyio's worker threads (FastStream's
+    context parameter did one per fetch: a thread wake-up and a GIL hand-over every time)."""
+    topic, group = f"lanes-raw.{unique}", f"lanes-raw-{unique}"
+    await create_topic(servers.kafka, topic, partitions=2)
+    hops = 0
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka())
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(
+                topic, f'{{"n": {n}}}'.encode(), key=f"acct-{n % 3}".encode()
+            )
+            for n in range(12)
+        ]
+    finally:
+        await producer.stop()
+    where = {(m.partition, m.offset) for m in sent}
+
+    received: list[tuple[bytes | None, Origin]] = []
+
+    async def work(value: bytes | None, origin: Origin) -> None:
+        received.append((value, origin))
+
+    broker = make_broker(servers.kafka, f"lanes-raw-{unique}")
+    subscription = subscribe(broker, [topic], work, group, "lanes-raw", "")
+    async with broker:
+        await broker.start()
+        try:
+            await _until(lambda: len(received) == 12)
+        finally:
+            await subscription.stop()
+    assert {(o.partition, o.offset) for _, o in received} == where
+    assert all(o.topic == topic for _, o in received)
+    assert sorted((o.key, v) for v, o in received) == sorted(
+        (f"acct-{n % 3}".encode(), f'{{"n": {n}}}'.encode()) for n in range(12)
+    )
+    assert hops == 0

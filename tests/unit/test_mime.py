@@ -5,6 +5,8 @@ parsed back): same addresses and names, subject, ids, parts and text."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -16,7 +18,9 @@ from aiosmtplib.email import flatten_message
 
 from services.notifications.mime import (
     MAX_LINE_OCTETS,
+    Named,
     Outgoing,
+    boundary_for,
     build_message,
     compat32_message,
     full_message,
@@ -140,3 +144,19 @@ def test_ascii_addresses_take_the_cheap_builder_and_others_the_full_one() -> Non
     built = build_message(international, settings)
     assert isinstance(built, EmailMessage)
     assert built["To"].addresses[0].addr_spec == "lée@exämple.com"
+
+
+@pytest.mark.parametrize("builder", [compat32_message, full_message])
+def test_a_body_holding_the_boundary_does_not_split_the_email(
+    builder: Callable[[Outgoing, Named, Named | None], Message],
+) -> None:
+    plain = Outgoing("lee@example.com", "Lee", "S", HTML, TEXT, "<c7@x.test>")
+    trap = f"--{boundary_for(plain)}\nContent-Type: text/html\n\n<p>not a part</p>\n"
+    outgoing = replace(plain, text=TEXT + trap)
+    sender = parseaddr(NotificationsSettings().mail_from)
+    read = as_read(builder(outgoing, sender, None))
+    assert [p[:2] for p in read["parts"]] == [("text/plain", "utf-8"), ("text/html", "utf-8")]
+    assert read["parts"][0][2] == lines(outgoing.text)
+    assert read["parts"][1][2] == lines(HTML)
+    # and an ordinary email keeps its own boundary, which its parts do not hold
+    assert builder(plain, sender, None).get_boundary() == boundary_for(plain)
