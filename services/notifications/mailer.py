@@ -6,7 +6,6 @@ import asyncio
 import socket
 import time
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from contracts.common import Locale
 from services.notifications import i18n
 from services.notifications.domain import header_safe
+from services.notifications.mime import Mail, WireEmail
 from services.notifications.settings import NotificationsSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -89,7 +89,7 @@ class SendFailure(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Mail) -> None:
         """Raises SendFailure when the message did not leave."""
         ...
 
@@ -108,13 +108,16 @@ class Mailer:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._local_hostname = socket.getfqdn()  # once: aiosmtplib looks it up per connection
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Mail) -> None:
         """Raises SendFailure: permanent for a 5xx, transient for 4xx, refusals and timeouts."""
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
             try:
                 smtp = await self._connection()
-                await smtp.send_message(message)
+                if isinstance(message, WireEmail):
+                    await _send_wire(smtp, message)
+                else:
+                    await smtp.send_message(message)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 await self._reset(smtp)  # the session is fine: only this recipient was refused
                 codes = [r.code for r in exc.recipients]
@@ -161,6 +164,23 @@ class Mailer:
             smtp.close()
             return
         self._idle.append((smtp, time.monotonic()))
+
+
+async def _send_wire(smtp: aiosmtplib.SMTP, mail: WireEmail) -> None:
+    """What `SMTP.send_message` does for a message of ASCII addresses, with bytes already
+    written: EHLO (HELO when refused) once per connection, then 8BITMIME when offered."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await smtp.helo()
+    eight_bit = smtp.supports_extension("8BITMIME")
+    await smtp.sendmail(
+        mail.sender,
+        [mail.recipient],
+        mail.as_bytes(eight_bit),
+        mail_options=["BODY=8BITMIME"] if eight_bit else [],
+    )
 
 
 def _failure(exc: BaseException) -> BaseException:

@@ -7,17 +7,17 @@ import asyncio
 import uuid
 from datetime import timedelta
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
 import pytest
-from aiosmtplib.email import flatten_message
 
 from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_LINKS, MEMBERSHIP_EVENTS, NOTIFICATIONS_EVENTS
 from services.notifications.app import NotificationsService, wire
 from services.notifications.mailer import SendFailure
+from services.notifications.mime import Mail, flatten
 from services.notifications.settings import NotificationsSettings
 from services.runtime.service import Runtime
 from tests.handlers.kit import InMemory, in_memory
@@ -31,11 +31,11 @@ class RecordingMailer:
         self.sent: list[EmailMessage] = []
         self.failures: list[SendFailure] = []  # raised, in order, before anything is sent
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Mail) -> None:
         """Keeps the email as its recipient reads it (flattened, parsed back)."""
         if self.failures:
             raise self.failures.pop(0)
-        parsed = BytesParser(policy=policy.default).parsebytes(flatten_message(message))
+        parsed = BytesParser(policy=policy.default).parsebytes(flatten(message))
         assert isinstance(parsed, EmailMessage)
         self.sent.append(parsed)
 
@@ -218,7 +218,7 @@ class RefusingServer(RecordingMailer):
         self.connects = 0
         self.stop_on_next: asyncio.Task[None] | None = None
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Mail) -> None:
         self.connects += 1
         stopping, self.stop_on_next = self.stop_on_next, None
         try:

@@ -1,6 +1,6 @@
-"""The cheap compat32 builder and the full EmailMessage one make the same email, as the
-recipient's mail program reads it after it went through SMTP (flattened as aiosmtplib sends it,
-parsed back): same addresses and names, subject, ids, parts and text."""
+"""The wire writer (ASCII addresses) and the full EmailMessage builder make the same email, as
+the recipient's mail program reads it after it went through SMTP (its bytes as sent, parsed
+back): same addresses and names, subject, ids, parts and text."""
 
 from __future__ import annotations
 
@@ -8,22 +8,24 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 from typing import Any
 
 import pytest
-from aiosmtplib.email import flatten_message
 
 from services.notifications.mime import (
     MAX_LINE_OCTETS,
+    Mail,
     Named,
     Outgoing,
+    WireEmail,
     boundary_for,
     build_message,
-    compat32_message,
+    flatten,
     full_message,
+    wire_email,
 )
 from services.notifications.settings import NotificationsSettings
 
@@ -31,19 +33,19 @@ TEXT = "Hi Lee,\n\nOlive invited you to join Sunrise Health.\nAccept: https://x.
 HTML = "<html><body><p>Hi Lee,</p>\n<p>Olive invited you.</p></body></html>\n"
 
 
-def on_the_wire(message: Message) -> bytes:
-    """As aiosmtplib sends it: flattened, every line ending CRLF."""
-    return re.sub(rb"\r?\n", b"\r\n", flatten_message(message))
+def on_the_wire(message: Mail, eight_bit: bool = True) -> bytes:
+    """As aiosmtplib sends it: every line ending CRLF."""
+    return re.sub(rb"\r?\n", b"\r\n", flatten(message, eight_bit))
 
 
-def received(message: Message) -> EmailMessage:
-    parsed = BytesParser(policy=policy.default).parsebytes(on_the_wire(message))
+def received(message: Mail, eight_bit: bool = True) -> EmailMessage:
+    parsed = BytesParser(policy=policy.default).parsebytes(on_the_wire(message, eight_bit))
     assert isinstance(parsed, EmailMessage)
     return parsed
 
 
-def as_read(message: Message) -> dict[str, Any]:
-    email = received(message)
+def as_read(message: Mail, eight_bit: bool = True) -> dict[str, Any]:
+    email = received(message, eight_bit)
     people = {
         header: [(a.display_name, a.addr_spec) for a in email[header].addresses]
         for header in ("From", "To", "Reply-To")
@@ -126,9 +128,12 @@ def test_both_builders_make_the_same_email(case: str) -> None:
     settings = NotificationsSettings(**overrides)
     sender = parseaddr(settings.mail_from)
     reply_to = parseaddr(settings.mail_reply_to) if settings.mail_reply_to else None
-    cheap = compat32_message(outgoing, sender, reply_to)
+    cheap = wire_email(outgoing, sender, reply_to)
     full = full_message(outgoing, sender, reply_to)
     assert as_read(cheap) == as_read(full)
+    # a server without 8BITMIME gets 7-bit bytes that read the same
+    assert as_read(cheap, eight_bit=False) == as_read(full)
+    assert on_the_wire(cheap, eight_bit=False).isascii()
     read = as_read(cheap)
     assert read["To"] == [(outgoing.to_name.replace("\r\n", " ").strip(), outgoing.to)]
     assert [p[:2] for p in read["parts"]] == [("text/plain", "utf-8"), ("text/html", "utf-8")]
@@ -139,16 +144,16 @@ def test_both_builders_make_the_same_email(case: str) -> None:
 def test_ascii_addresses_take_the_cheap_builder_and_others_the_full_one() -> None:
     settings = NotificationsSettings()
     ascii_to = Outgoing("lee@example.com", "Lée", "S", HTML, TEXT, "<c@x.test>")
-    assert not isinstance(build_message(ascii_to, settings), EmailMessage)
+    assert isinstance(build_message(ascii_to, settings), WireEmail)
     international = Outgoing("lée@exämple.com", "Lée", "S", HTML, TEXT, "<c@x.test>")
     built = build_message(international, settings)
     assert isinstance(built, EmailMessage)
     assert built["To"].addresses[0].addr_spec == "lée@exämple.com"
 
 
-@pytest.mark.parametrize("builder", [compat32_message, full_message])
+@pytest.mark.parametrize("builder", [wire_email, full_message])
 def test_a_body_holding_the_boundary_does_not_split_the_email(
-    builder: Callable[[Outgoing, Named, Named | None], Message],
+    builder: Callable[[Outgoing, Named, Named | None], Mail],
 ) -> None:
     plain = Outgoing("lee@example.com", "Lee", "S", HTML, TEXT, "<c7@x.test>")
     trap = f"--{boundary_for(plain)}\nContent-Type: text/html\n\n<p>not a part</p>\n"
@@ -158,5 +163,5 @@ def test_a_body_holding_the_boundary_does_not_split_the_email(
     assert [p[:2] for p in read["parts"]] == [("text/plain", "utf-8"), ("text/html", "utf-8")]
     assert read["parts"][0][2] == lines(outgoing.text)
     assert read["parts"][1][2] == lines(HTML)
-    # and an ordinary email keeps its own boundary, which its parts do not hold
-    assert builder(plain, sender, None).get_boundary() == boundary_for(plain)
+    assert boundary_for(outgoing) != boundary_for(plain)
+    assert f"--{boundary_for(outgoing)}".encode() in on_the_wire(builder(outgoing, sender, None))
