@@ -20,6 +20,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
+from functools import cache
 
 from aiosmtplib.email import flatten_message
 
@@ -75,12 +76,17 @@ Mail = EmailMessage | WireEmail
 
 
 def build_message(outgoing: Outgoing, settings: NotificationsSettings) -> Mail:
-    sender = parseaddr(settings.mail_from)
-    reply_to = parseaddr(settings.mail_reply_to) if settings.mail_reply_to else None
+    sender, reply_to = _senders(settings.mail_from, settings.mail_reply_to)
     addresses = [outgoing.to, sender[1], *([] if reply_to is None else [reply_to[1]])]
     if all(address.isascii() for address in addresses):
         return wire_email(outgoing, sender, reply_to)
     return full_message(outgoing, sender, reply_to)
+
+
+@cache
+def _senders(mail_from: str, mail_reply_to: str) -> tuple[Named, Named | None]:
+    """The settings' From and Reply-To, parsed once rather than for every email (12 us each)."""
+    return parseaddr(mail_from), parseaddr(mail_reply_to) if mail_reply_to else None
 
 
 def wire_email(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> WireEmail:
