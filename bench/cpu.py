@@ -75,6 +75,13 @@ class CpuWindow:
         assert self.spent is not None, "stop() first"
         return sum(s for name, s in self.spent.items() if name != "load generator")
 
+    def servers(self, *leaving_out: str) -> float:
+        """CPU seconds of the stack's servers (FerretDB, PostgreSQL, Kafka, Mailpit), but
+        those named in `leaving_out`."""
+        assert self.spent is not None, "stop() first"
+        names = set(SERVERS.values()) - set(leaving_out)
+        return sum(s for name, s in self.spent.items() if name in names)
+
     def report(self, per: int, unit: str) -> str:
         assert self.spent is not None, "stop() first"
         rows = sorted(self.spent.items(), key=lambda item: -item[1])

@@ -19,6 +19,10 @@ raw AsyncMongoClient writing N single documents, each one at a time (serial: a r
 message) and at full speed (produce everything then consume in batches; 32 concurrent inserts):
 the serial ones are what a one-record-at-a-time service could reach, the full-speed ones the
 ceiling of this machine. Each service's peak RSS (VmHWM) is printed at the end.
+
+Last, what the stack's servers alone allow: their CPU per invitation in this run (with the
+requests the services send them now) against the machine's cores is a rate the pipeline cannot
+pass even if the four services cost nothing, next to the same ratio as the pipeline's.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import tempfile
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -271,10 +277,16 @@ def peak_rss_mb(system: System) -> dict[str, float]:
     return peaks
 
 
-async def run_pipeline(
-    n: int, rate: float | None, duration: float
-) -> tuple[Latencies, float | None, dict[str, float], str]:
-    """Latencies, throughput (burst), each service's peak RSS, and the CPU report."""
+@dataclass(frozen=True)
+class Run:
+    latencies: Latencies
+    throughput: float | None  # invitations/s (a burst only)
+    peak_rss_mb: dict[str, float]
+    cpu: CpuWindow
+    invitations: int
+
+
+async def run_pipeline(n: int, rate: float | None, duration: float) -> Run:
     servers = from_environment()
     assert servers is not None, "point at the stack first: eval $(.venv/bin/python -m stack env)"
     unique = uuid.uuid4().hex[:8]
@@ -287,7 +299,7 @@ async def run_pipeline(
         else:
             n = int(rate * duration)
             latencies, throughput = await open_loop(system, rate, duration, unique, cpu), None
-        return latencies, throughput, peak_rss_mb(system), cpu.report(n, "invitation")
+        return Run(latencies, throughput, peak_rss_mb(system), cpu, n)
     finally:
         await stop_system(system)
         await drop_databases(unique)
@@ -322,10 +334,12 @@ async def main(n: int, rate: float | None, duration: float) -> None:
     settings = ServiceSettings()
     mode = f"{rate:g}/s offered for {duration:g} s" if rate else f"a burst of {n}"
     print(f"pipeline: {mode} invitations through the four services ...", flush=True)
-    latencies, throughput, rss, cpu = await run_pipeline(n, rate, duration)
-    print_latencies(latencies, "command" if rate is None else "scheduled send")
-    print("\npeak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(rss.items())))
-    print(cpu)
+    run = await run_pipeline(n, rate, duration)
+    throughput = run.throughput
+    print_latencies(run.latencies, "command" if rate is None else "scheduled send")
+    rss = sorted(run.peak_rss_mb.items())
+    print("\npeak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss))
+    print(run.cpu.report(run.invitations, "invitation"))
     if throughput is None:
         return
     print("baselines ...", flush=True)
@@ -342,6 +356,30 @@ async def main(n: int, rate: float | None, duration: float) -> None:
     serial, full = min(kafka_serial, mongo_serial), min(kafka_full, mongo_full)
     print(f"pipeline / slower serial baseline     = {throughput / serial:.3f}")
     print(f"pipeline / slower full-speed baseline = {throughput / full:.3f}")
+    print_servers_bound(run, serial)
+
+
+def servers_bound(server_seconds: float, invitations: int, cores: int) -> float:
+    """Invitations/s the servers' own CPU allows on `cores` if the services cost nothing."""
+    return cores * invitations / server_seconds
+
+
+def print_servers_bound(run: Run, serial: float) -> None:
+    """What the servers alone allow: the pipeline cannot pass it however cheap the services
+    become, unless they send the servers fewer requests per invitation."""
+    cores = len(os.sched_getaffinity(0))
+    print(f"\nthe servers alone, with the requests the services send them now, on {cores} cores:")
+    for label, leaving_out in (
+        ("Kafka, PostgreSQL + DocumentDB, FerretDB, Mailpit", ()),
+        ("the same but Mailpit (an SMTP relay elsewhere)", ("Mailpit",)),
+    ):
+        seconds = run.cpu.servers(*leaving_out)
+        per = 1000 * seconds / run.invitations
+        bound = servers_bound(seconds, run.invitations, cores)
+        print(
+            f"  {label:50} {per:5.2f} ms/invitation -> at most {bound:6.1f} invitations/s"
+            f" = {bound / serial:.3f} of the slower serial baseline"
+        )
 
 
 if __name__ == "__main__":
