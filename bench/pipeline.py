@@ -95,6 +95,12 @@ async def kafka_baseline(access: KafkaAccess, n: int, full_speed: bool) -> float
     elapsed = time.perf_counter() - start
     await producer.stop()
     await consumer.stop()
+    admin = AIOKafkaAdminClient(**access.aiokafka())
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])  # each run would otherwise leave two behind
+    finally:
+        await admin.close()
     return n / elapsed
 
 
