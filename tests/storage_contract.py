@@ -336,6 +336,37 @@ class StorageContract:
             await uow.load(notes, "n1")
         assert len(publisher.records) == 1  # and only once by this process
 
+    async def test_a_creation_assumed_new_finds_its_redelivery_at_the_insert(
+        self, storage: Storage
+    ) -> None:
+        """Not read first: the first delivery inserts; one redelivered after a crash between
+        the write and the publish publishes what was left, keeps the first state, and is
+        AlreadyApplied like a `load_new`; another creation of the same key is refused alike."""
+        uow, notes, publisher = self.unit(storage)
+        publisher_down = MemoryPublisher()
+
+        async def refuse(records: object) -> None:
+            raise ConnectionError("broker down")
+
+        publisher_down.publish = refuse  # type: ignore[method-assign]
+        crashed = UnitOfWork(Outbox(publisher_down), "/test", "test.events", uow.cause)
+        with pytest.raises(ConnectionError):
+            await crashed.commit(crashed.assume_new(notes), Note("n1", "acct-1", "x"), [event(1)])
+        assert publisher.records == []
+        with pytest.raises(AlreadyApplied):
+            await uow.commit(uow.assume_new(notes), Note("n1", "acct-1", "again"), [event(1)])
+        assert len(publisher.records) == 1  # what the first left, once
+        assert (await notes.get("n1") or Note("", "", "")).text == "x"
+        fresh, _, fresh_publisher = self.unit(storage, "cmd-2")
+        created = await fresh.commit(fresh.assume_new(notes), Note("n2", "acct-1", "y"), [event(2)])
+        assert created.state == Note("n2", "acct-1", "y") and created.version == 2  # cleared
+        assert len(fresh_publisher.records) == 1
+        other, _, other_publisher = self.unit(storage, "cmd-3")
+        with pytest.raises(AlreadyApplied):  # a key another message created: not overwritten
+            await other.commit(other.assume_new(notes), Note("n2", "acct-1", "z"), [event(3)])
+        assert other_publisher.records == []
+        assert (await notes.get("n2") or Note("", "", "")).text == "y"
+
     async def test_a_stale_read_conflicts_instead_of_overwriting(self, storage: Storage) -> None:
         uow, notes, _ = self.unit(storage, "cmd-1")
         other, _, _ = self.unit(storage, "cmd-2")

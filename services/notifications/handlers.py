@@ -139,11 +139,10 @@ class NotificationHandlers:
         to_name: str | None,
         compose: Callable[[Message[M]], Awaitable[tuple[Email, Locale]]],
     ) -> None:
-        """At most one delivery per cause event: the same event again only republishes."""
-        # the email's words need no answer from the delivery's look-up: both at once
-        stored, (email, locale) = await asyncio.gather(
-            uow.load_new(self.store.deliveries, msg.envelope.id), compose(msg)
-        )
+        """At most one delivery per cause event: the same event again only republishes (its
+        delivery is not read first: the insert finds it, before anything is sent)."""
+        stored = uow.assume_new(self.store.deliveries)
+        email, locale = await compose(msg)
         now = self.clock.now()
         delivery = Delivery(
             cause_id=msg.envelope.id,

@@ -73,6 +73,9 @@ class Stored(Generic[S]):
     repository: Repository[S]
     state: S | None
     document: Document | None = None
+    # not read, taken to be new (`UnitOfWork.assume_new`): an `_id` found at the insert means
+    # the message was applied before
+    assumed_new: bool = False
 
     @property
     def version(self) -> int:
@@ -145,6 +148,13 @@ class UnitOfWork:
             raise AlreadyApplied(key)
         return stored
 
+    def assume_new(self, repository: Repository[S]) -> Stored[S]:
+        """The aggregate this message creates, without a read: `commit` inserts it, and if its
+        `_id` exists the message was applied before (answered again, AlreadyApplied), as with
+        `load_new`. Only for a handler whose decision cannot depend on whether the aggregate
+        exists and that changes nothing elsewhere before it commits."""
+        return Stored(repository, None, assumed_new=True)
+
     async def _unless_applied(self, stored: Stored[S]) -> Stored[S]:
         if stored.has_handled(self.cause.id):
             await self._answer_again(stored)
@@ -191,6 +201,9 @@ class UnitOfWork:
                 raise
             raise on_unique from None
         if not written:
+            if stored.assumed_new:
+                await self._answer_again(await repository.load(str(doc["_id"])))
+                raise AlreadyApplied(str(doc["_id"]))
             raise VersionConflict(str(doc["_id"]))
         return repository.stored(await self.outbox.flush(repository.collection, doc))
 
