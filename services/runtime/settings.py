@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
     # The producer's wait to fill a batch: 0 answers one command sooner (access_control: a
-    # client change 9.5 -> 7.1 ms), 2 leaves more CPU to a loaded pipeline.
+    # client change 9.5 -> 7.1 ms; its default), 2 leaves more CPU to a loaded pipeline.
     kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
     # Per subscriber: records held at once (waiting or running; a fetch takes up to half),
     # and accounts handled concurrently.
