@@ -11,7 +11,7 @@ class AccessControlSettings(ServiceSettings):
     http_port: int = 8104
     projection_grace_seconds: float = Field(default=5.0, ge=0)
     # Its publishes follow an administrator's action or a member's arrival, one at a time:
-    # nothing fills a batch, and a 2 ms wait would be a quarter of a client change's time.
+    # nothing fills a batch, and the 2 ms wait was a sixth of a client change (8.4 -> 7.0 ms).
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
 
 
