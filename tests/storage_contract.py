@@ -290,6 +290,18 @@ class StorageContract:
         )
         return uow, Repository(storage.collection("notes"), NoteCodec()), publisher
 
+    @staticmethod
+    def broker_down(uow: UnitOfWork) -> UnitOfWork:
+        """A unit for the same message whose publish fails: as if the process died between
+        the write and the publish."""
+        publisher_down = MemoryPublisher()
+
+        async def refuse(records: object) -> None:
+            raise ConnectionError("broker down")
+
+        publisher_down.publish = refuse  # type: ignore[method-assign]
+        return UnitOfWork(Outbox(publisher_down), "/test", "test.events", uow.cause)
+
     async def test_commit_writes_state_and_events_once_then_publishes(
         self, storage: Storage
     ) -> None:
@@ -317,13 +329,7 @@ class StorageContract:
         self, storage: Storage
     ) -> None:
         uow, notes, publisher = self.unit(storage)
-        publisher_down = MemoryPublisher()
-
-        async def refuse(records: object) -> None:
-            raise ConnectionError("broker down")
-
-        publisher_down.publish = refuse  # type: ignore[method-assign]
-        crashed = UnitOfWork(Outbox(publisher_down), "/test", "test.events", uow.cause)
+        crashed = self.broker_down(uow)
         with pytest.raises(ConnectionError):
             await crashed.commit(
                 await crashed.load(notes, "n1"), Note("n1", "acct-1", "x"), [event(1)]
@@ -343,13 +349,7 @@ class StorageContract:
         the write and the publish publishes what was left, keeps the first state, and is
         AlreadyApplied like a `load_new`; another creation of the same key is refused alike."""
         uow, notes, publisher = self.unit(storage)
-        publisher_down = MemoryPublisher()
-
-        async def refuse(records: object) -> None:
-            raise ConnectionError("broker down")
-
-        publisher_down.publish = refuse  # type: ignore[method-assign]
-        crashed = UnitOfWork(Outbox(publisher_down), "/test", "test.events", uow.cause)
+        crashed = self.broker_down(uow)
         with pytest.raises(ConnectionError):
             await crashed.commit(crashed.assume_new(notes), Note("n1", "acct-1", "x"), [event(1)])
         assert publisher.records == []
