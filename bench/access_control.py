@@ -21,21 +21,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.cpu import CpuWindow
+from bench.topics import scratch_topic
 from contracts.envelope import RawEnvelope
 from contracts.messages import SetClientSecurityTags, SetMemberSecurityTags
 from services.access_control.api import CheckRequest, matrix_lines, router
@@ -45,7 +46,6 @@ from services.access_control.settings import AccessControlSettings
 from services.access_control.store import AccessStore
 from services.runtime.collection import Document
 from services.runtime.inbound import Parsed
-from services.runtime.kafka_access import KafkaAccess
 
 CLIENT_CHANGE = "one client's tags (incremental)"
 LEAST_IO = "least I/O of a durable change"
@@ -214,7 +214,8 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
     first_page = len(json.loads(seen.body)["clients"])
     print(f"member {watched} sees {len(full_view[watched])} clients; first page {first_page}")
 
-    floor = await LeastDurableChange.start(settings, db["clients"])
+    cleanup = contextlib.AsyncExitStack()
+    floor = await cleanup.enter_async_context(LeastDurableChange.running(settings, db["clients"]))
     results = {
         "full recompute": await measured(full, repeat),
         LEAST_IO: await measured(floor.step, repeat * 5),
@@ -247,7 +248,7 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
             f"{len(page)} of each, in turns)"
         )
     await audit_answers(api, store, account, watched, clients, repeat)
-    await floor.stop()
+    await cleanup.aclose()
     await broker.stop()
     await mongo.drop_database(settings.mongodb_db)
     await mongo.close()
@@ -259,54 +260,38 @@ class LeastDurableChange:
     one event and wait for the broker's acknowledgement (acks=all, no linger). No history
     record, no outbox, no decision: what a client change costs above this is the service's."""
 
+    KEY = "acct-floor|c00000"  # another account's document in the same collection
+
     def __init__(
-        self,
-        clients: AsyncCollection[Document],
-        access: KafkaAccess,
-        producer: AIOKafkaProducer,
-        topic: str,
+        self, clients: AsyncCollection[Document], producer: AIOKafkaProducer, topic: str
     ) -> None:
-        self.clients, self.access, self.producer, self.topic = clients, access, producer, topic
-        self.key = "acct-floor|c00000"  # another account's document in the same collection
+        self.clients, self.producer, self.topic = clients, producer, topic
 
     @classmethod
-    async def start(
+    @contextlib.asynccontextmanager
+    async def running(
         cls, settings: AccessControlSettings, clients: AsyncCollection[Document]
-    ) -> LeastDurableChange:
+    ) -> AsyncIterator[LeastDurableChange]:
         access = settings.kafka_access()
-        topic = f"bench.access-floor.{uuid.uuid4().hex[:8]}"
-        admin = AIOKafkaAdminClient(**access.aiokafka())
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(topic, 1, 1)])
-        finally:
-            await admin.close()
-        producer = AIOKafkaProducer(**access.aiokafka(), acks="all", enable_idempotence=True)
-        await producer.start()
-        floor = cls(clients, access, producer, topic)
-        await clients.insert_one(
-            {"_id": floor.key, "account_id": "acct-floor", "client_id": "c00000", "version": 1}
-        )
-        return floor
+        async with scratch_topic(access, "bench.access-floor", 1) as topic:
+            producer = AIOKafkaProducer(**access.aiokafka(), acks="all", enable_idempotence=True)
+            await producer.start()
+            try:
+                client = {"account_id": "acct-floor", "client_id": "c00000", "version": 1}
+                await clients.insert_one({"_id": cls.KEY, **client})
+                yield cls(clients, producer, topic)
+            finally:
+                await producer.stop()
 
     async def step(self) -> None:
-        doc = await self.clients.find_one({"_id": self.key})
+        doc = await self.clients.find_one({"_id": self.KEY})
         assert doc is not None
         version = doc["version"]
         written = await self.clients.replace_one(
-            {"_id": self.key, "version": version}, {**doc, "version": version + 1}
+            {"_id": self.KEY, "version": version}, {**doc, "version": version + 1}
         )
         assert written.modified_count == 1
         await self.producer.send_and_wait(self.topic, b"x" * 400, key=b"acct-floor")
-
-    async def stop(self) -> None:
-        await self.producer.stop()
-        admin = AIOKafkaAdminClient(**self.access.aiokafka())
-        await admin.start()
-        try:
-            await admin.delete_topics([self.topic])
-        finally:
-            await admin.close()
 
 
 def endpoints(store: AccessStore) -> dict[str, Any]:

@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from bench.cpu import CpuWindow
+from bench.topics import scratch_topic
 from contracts.envelope import derived_id
 from contracts.topics import INVITATIONS_COMMANDS, MEMBERSHIP_COMMANDS, PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
@@ -62,11 +62,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def kafka_baseline(access: KafkaAccess, n: int, full_speed: bool) -> float:
-    topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    await admin.close()
+    async with scratch_topic(access, "bench.baseline", PARTITIONS) as topic:
+        return await _produce_and_consume(access, topic, n, full_speed)
+
+
+async def _produce_and_consume(access: KafkaAccess, topic: str, n: int, full_speed: bool) -> float:
     producer = AIOKafkaProducer(**access.aiokafka(), acks="all", enable_idempotence=True)
     consumer = AIOKafkaConsumer(
         topic,
@@ -95,12 +95,6 @@ async def kafka_baseline(access: KafkaAccess, n: int, full_speed: bool) -> float
     elapsed = time.perf_counter() - start
     await producer.stop()
     await consumer.stop()
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])  # each run would otherwise leave two behind
-    finally:
-        await admin.close()
     return n / elapsed
 
 

@@ -99,9 +99,7 @@ def wire_email(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> Wir
         headers.append(f"Reply-To: {formataddr((header_safe(reply_to[0]), reply_to[1]))}")
     headers += [
         f"Subject: {_header_text('Subject', header_safe(outgoing.subject, 250))}",
-        f"Message-ID: {outgoing.message_id}",
-        f"Date: {formatdate(usegmt=True)}",
-        "Auto-Submitted: auto-generated",
+        *(f"{name}: {value}" for name, value in _identity(outgoing)),
         "MIME-Version: 1.0",
     ]
     return WireEmail(
@@ -111,6 +109,15 @@ def wire_email(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> Wir
         boundary=boundary_for(outgoing),
         text=outgoing.text,
         html=outgoing.html,
+    )
+
+
+def _identity(outgoing: Outgoing) -> tuple[tuple[str, str], ...]:
+    """The headers both builders write alike."""
+    return (
+        ("Message-ID", outgoing.message_id),
+        ("Date", formatdate(usegmt=True)),
+        ("Auto-Submitted", "auto-generated"),
     )
 
 
@@ -131,12 +138,13 @@ def _header_text(name: str, value: str) -> str:
 def _body(text: str, eight_bit: bool) -> tuple[str, str]:
     """The transfer encoding and the body, its line breaks CRLF."""
     lines = _LINE_BREAK.sub("\r\n", text)
-    fits = all(len(line) <= MAX_LINE_OCTETS for line in lines.encode().split(b"\r\n"))
+    octets = lines.encode()
+    fits = all(len(line) <= MAX_LINE_OCTETS for line in octets.split(b"\r\n"))
     if fits and text.isascii():
         return "7bit", lines
     if fits and eight_bit:
         return "8bit", lines
-    encoded = base64.encodebytes(lines.encode()).decode("ascii")  # text in canonical CRLF form
+    encoded = base64.encodebytes(octets).decode("ascii")  # text in canonical CRLF form
     return "base64", encoded.replace("\n", "\r\n").removesuffix("\r\n")
 
 
@@ -161,9 +169,8 @@ def full_message(outgoing: Outgoing, sender: Named, reply_to: Named | None) -> E
     if reply_to is not None:
         message["Reply-To"] = Address(header_safe(reply_to[0]), addr_spec=reply_to[1])
     message["Subject"] = header_safe(outgoing.subject, 250)
-    message["Message-ID"] = outgoing.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["Auto-Submitted"] = "auto-generated"
+    for name, value in _identity(outgoing):
+        message[name] = value
     message.set_content(outgoing.text)
     message.add_alternative(outgoing.html, subtype="html")
     message.set_boundary(boundary_for(outgoing))

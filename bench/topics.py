@@ -1,0 +1,29 @@
+"""A Kafka topic of a measurement's own, deleted when it is done."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.runtime.kafka_access import KafkaAccess
+from tests.kafka_tools import create_topic
+
+
+@contextlib.asynccontextmanager
+async def scratch_topic(access: KafkaAccess, prefix: str, partitions: int) -> AsyncIterator[str]:
+    """`prefix.<random>`, created with `partitions` and deleted afterwards (each run would
+    otherwise leave its topics in the broker)."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    await create_topic(access, topic, partitions)
+    try:
+        yield topic
+    finally:
+        admin = AIOKafkaAdminClient(**access.aiokafka())
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
