@@ -5,6 +5,7 @@ headless Chromium driving it through chromium-driver (Selenium). Screenshots of 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,8 +32,9 @@ SHOTS = ROOT / "artifacts" / "browser"
 WIDTHS = (1280, 375)
 
 
-def chromium() -> webdriver.Chrome:
-    """Debian's chromium through Debian's chromedriver: nothing downloads a browser."""
+def chromium(scratch: Path) -> webdriver.Chrome:
+    """Debian's chromium through Debian's chromedriver: nothing downloads a browser. Its
+    temporary files go to `scratch` (it leaves a directory behind in TMPDIR at each quit)."""
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if browser is None or driver is None:
         pytest.fail(
@@ -44,7 +46,8 @@ def chromium() -> webdriver.Chrome:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(argument)
     options.add_argument(f"--window-size={WIDTHS[0]},900")
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    service = Service(executable_path=driver, env={**os.environ, "TMPDIR": str(scratch)})
+    return webdriver.Chrome(service=service, options=options)
 
 
 def not_blank(path: Path) -> None:
@@ -217,8 +220,8 @@ class Web:
 
 
 @pytest.fixture
-def driver() -> Iterator[webdriver.Chrome]:
-    browser = chromium()
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    browser = chromium(tmp_path_factory.mktemp("chromium"))
     try:
         yield browser
     finally:
