@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+from tests.http_clients import local_client
 
 
 @dataclass
@@ -16,7 +16,7 @@ class Mailbox:
     url: str
 
     async def _get(self, path: str) -> Any:
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+        async with local_client(self.url, timeout=10) as client:
             response = await client.get(path)
             response.raise_for_status()
             return (

@@ -17,6 +17,7 @@ from contracts.http import UserStatus
 from contracts.topics import ACCESS, INVITATIONS_LINKS, PUBLIC_EVENT_TOPICS
 from pro_team_client import ServiceUrls, TeamApi, TeamClient
 from services.runtime.kafka_access import KafkaAccess
+from tests.http_clients import local_client
 from tests.kafka_tools import Gateway, Tap, close_tap, open_tap, position_group_at_end
 from tests.mailpit import Mailbox
 from tests.processes import ServiceProcess, free_port
@@ -52,9 +53,7 @@ class System:
         return self.processes[service][0].port
 
     async def get(self, service: str, path: str) -> httpx.Response:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.port(service)}", timeout=10
-        ) as c:
+        async with local_client(f"http://127.0.0.1:{self.port(service)}", timeout=10) as c:
             return await c.get(path, headers={"Authorization": f"Bearer {self.api_token}"})
 
     async def users(self, account: str, status: str | None = None) -> list[dict[str, Any]]:
