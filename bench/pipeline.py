@@ -34,6 +34,8 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -299,7 +301,8 @@ async def run_pipeline(n: int, rate: float | None, duration: float) -> Run:
     servers = from_environment()
     assert servers is not None, "point at the stack first: eval $(.venv/bin/python -m stack env)"
     unique = uuid.uuid4().hex[:8]
-    system = await start_system(servers, unique, Path(tempfile.mkdtemp()))
+    logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    system = await start_system(servers, unique, logs)
     pids = {name: copies[0].pid for name, copies in system.processes.items()}
     cpu = CpuWindow(pids)
     try:
@@ -308,10 +311,15 @@ async def run_pipeline(n: int, rate: float | None, duration: float) -> Run:
         else:
             n = int(rate * duration)
             latencies, throughput = await open_loop(system, rate, duration, unique, cpu), None
-        return Run(latencies, throughput, peak_rss_mb(system), cpu, n)
+        run = Run(latencies, throughput, peak_rss_mb(system), cpu, n)
+    except BaseException:
+        print(f"the services' logs are kept in {logs}", file=sys.stderr)
+        raise
     finally:
         await stop_system(system)
         await drop_databases(unique)
+    shutil.rmtree(logs)  # a few MB a run, of no use once it went well
+    return run
 
 
 async def drop_databases(unique: str) -> None:
