@@ -60,7 +60,8 @@ async def test_an_interrupted_benchmark_leaves_no_service_running(
     bench = subprocess.Popen(
         [sys.executable, "-m", "bench.pipeline", "-n", "400"],
         cwd=ROOT,
-        env={**os.environ, **servers.env()},
+        # an interrupted run keeps its services' logs: in the test's directory, not /tmp
+        env={**os.environ, **servers.env(), "TMPDIR": str(tmp_path)},
         stdout=(tmp_path / "bench.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
