@@ -177,7 +177,7 @@ async def burst(system: System, n: int, unique: str, cpu: CpuWindow) -> tuple[La
     # most every 0.5 s: the Users page is served by a service under test from the same
     # database, and polling all of them would take CPU from what we measure.
     watched = set(accounts[::ROW_SAMPLE])
-    outstanding = {a: k for a, k in Counter(email_of_account.values()).items() if a in watched}
+    outstanding = Counter(a for a in email_of_account.values() if a in watched)
     deadline = time.perf_counter() + 120 + n * 0.5
     while any(outstanding.values()) and time.perf_counter() < deadline:
         for account in [a for a, missing in outstanding.items() if missing]:

@@ -6,10 +6,8 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from services.runtime.kafka_access import KafkaAccess
-from tests.kafka_tools import create_topic
+from tests.kafka_tools import create_topic, delete_topic
 
 
 @contextlib.asynccontextmanager
@@ -21,9 +19,4 @@ async def scratch_topic(access: KafkaAccess, prefix: str, partitions: int) -> As
     try:
         yield topic
     finally:
-        admin = AIOKafkaAdminClient(**access.aiokafka())
-        await admin.start()
-        try:
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
+        await delete_topic(access, topic)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,25 +20,32 @@ from contracts.topics import PARTITIONS
 from services.runtime.kafka_access import KafkaAccess
 
 
-async def create_topic(access: KafkaAccess, topic: str, partitions: int) -> None:
+@contextlib.asynccontextmanager
+async def admin_client(access: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def create_topic(access: KafkaAccess, topic: str, partitions: int) -> None:
+    async with admin_client(access) as admin:
         await admin.create_topics(
             [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
         )
-    finally:
-        await admin.close()
+
+
+async def delete_topic(access: KafkaAccess, topic: str) -> None:
+    async with admin_client(access) as admin:
+        await admin.delete_topics([topic])
 
 
 async def committed_offsets(access: KafkaAccess, group_id: str, topic: str) -> dict[int, int]:
     """The group's committed offset of each partition of `topic` that has one."""
-    admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
+    async with admin_client(access) as admin:
         offsets = await admin.list_consumer_group_offsets(group_id)
-    finally:
-        await admin.close()
     return {tp.partition: int(meta.offset) for tp, meta in offsets.items() if tp.topic == topic}
 
 
