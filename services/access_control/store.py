@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from services.access_control.domain import Client, MemberAccess
 from services.access_control.history import COLLECTION, INDEXES, History
+from services.access_control.page_plan import KeptCounts, walk_is_cheaper
 from services.access_control.visibility import (
     SEE_ALL_ROLES,
     ClientFacts,
@@ -18,10 +21,14 @@ from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Repository, field_values
 
 LIVE_CLIENTS = {"removed": False}
+COUNTS_KEPT = timedelta(minutes=1)  # how long a page's plan trusts the counts it rests on
+
+
+SEP = "|"
 
 
 def key(account_id: str, entity_id: str) -> str:
-    return f"{account_id}|{entity_id}"
+    return f"{account_id}{SEP}{entity_id}"
 
 
 class MemberCodec:
@@ -76,6 +83,7 @@ class AccessStore:
             ClientCodec(),
         )
         self.history = History(runtime.collection(COLLECTION, *INDEXES, outbox=False))
+        self._counts = KeptCounts(runtime.clock, COUNTS_KEPT)
 
     async def member(self, account_id: str, member_id: str) -> Document | None:
         """The member's document as stored (operators and tests)."""
@@ -174,11 +182,35 @@ class AccessStore:
     async def page_of_client_facts(
         self, account_id: str, scope: Scope, after: str | None, limit: int
     ) -> list[ClientFacts]:
-        """The clients in `scope` with their tags, in id order after `after`."""
+        """The clients in `scope` with their tags, in id order after `after`.
+
+        A scope of everything walks the primary key in order (`in_key_order`). A tagged scope
+        does too when the member sees enough of the account for a walk to fill the page soon;
+        otherwise the tags index gathers the scope's clients and the database sorts them, since
+        a walk for a member who sees few would pass over the whole account (10,000 clients: a
+        walk 10 ms when none match, against 0.6 ms through the tags index)."""
         if scope.nothing:
             return []
-        where = self._in_scope(account_id, scope, after)
-        return await self._client_facts(where, sort="client_id", limit=limit)
+        if scope.everything:
+            where, order = in_key_order(account_id, after), "_id"
+        elif await self._walk_pays(account_id, scope.tags, limit):
+            where, order = {**in_key_order(account_id, after), "tags": _any_of(scope.tags)}, "_id"
+        else:
+            where, order = self._tagged(account_id, scope.tags, after), "client_id"
+        return await self._client_facts(where, sort=order, limit=limit)
+
+    async def _walk_pays(self, account_id: str, tags: frozenset[str], limit: int) -> bool:
+        """Whether walking the account's clients in key order fills this page sooner than
+        sorting every client of `tags` (`page_plan`)."""
+        live = {"account_id": account_id, **LIVE_CLIENTS}
+        count = self.clients.collection.count
+        matching = await self._counts.get(
+            (account_id, tags), lambda: count({**live, "tags": _any_of(tags)})
+        )
+        if matching == 0:
+            return False
+        everyone = await self._counts.get(account_id, lambda: count(live))
+        return walk_is_cheaper(matching, everyone, limit)
 
     async def page_of_clients(
         self, account_id: str, scope: Scope, after: str | None, limit: int
@@ -191,19 +223,31 @@ class AccessStore:
         self, account_id: str, after: str | None, limit: int
     ) -> list[Client]:
         """The account's clients with their tags as written, in id order after `after`."""
-        where: Document = {"account_id": account_id, **LIVE_CLIENTS}
-        if after:
-            where["client_id"] = {"$gt": after}
-        return await self.clients.find(where, sort="client_id", limit=limit)
+        where = {**in_key_order(account_id, after), **LIVE_CLIENTS}
+        return await self.clients.find(where, sort="_id", limit=limit)
 
     @staticmethod
-    def _in_scope(account_id: str, scope: Scope, after: str | None) -> Document:
-        where: Document = {"account_id": account_id}
+    def _tagged(account_id: str, tags: frozenset[str], after: str | None) -> Document:
+        where: Document = {"account_id": account_id, "tags": _any_of(tags)}
         if after:
             where["client_id"] = {"$gt": after}
-        if not scope.everything:
-            where["tags"] = {"$in": sorted(scope.tags)}
         return where
+
+
+def _any_of(tags: frozenset[str]) -> Document:
+    return {"$in": sorted(tags)}
+
+
+def in_key_order(account_id: str, after: str | None) -> Document:
+    """An account's documents after `after`, for a read sorted by `_id`: the key is
+    "<account>|<id>", so within one account `_id` order is id order, and a range on it lets
+    DocumentDB walk its primary-key index and stop at the page's end. Sorted by `client_id`
+    instead, it sorts every match first, as its secondary indexes cannot return rows in order
+    (a page of 100 of 10,000 clients: 13 ms against 0.8)."""
+    return {
+        "account_id": account_id,
+        "_id": {"$gt": key(account_id, after or ""), "$lt": f"{account_id}{chr(ord(SEP) + 1)}"},
+    }
 
 
 def _tags(doc: Document) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from services.runtime.conditional_writes import DocumentAt, FieldsAt
 DUPLICATE_KEY = 11000
 # A single batch holds at most 16 MiB; pages this short of small documents stay far below.
 SINGLE_BATCH_MAX = 1000
+PRIMARY_KEY = "_id_"
 # The batch size of an unlimited read: the server still stops each batch at 16 MiB.
 WHOLE_BATCH = 100_000
 
@@ -94,6 +95,11 @@ class MongoCollection:
     ) -> list[Document]:
         projection = {f: 1 for f in only} if only else {f: 0 for f in omit} if omit else None
         cursor = self.raw.find(dict(where), projection)
+        if sort == "_id" and limit is not None and isinstance(where.get("_id"), dict):
+            # A page of an `_id` range: walk the primary key in order and stop at the page's
+            # end. DocumentDB's planner may pick a secondary index of the filter instead, then
+            # sort everything it matched (a page of 100 of 5,000 matches: 11 ms against 1.1).
+            cursor = cursor.hint(PRIMARY_KEY)
         if limit is not None and limit <= SINGLE_BATCH_MAX:
             if sort is not None:
                 cursor = cursor.sort(sort, ASCENDING)

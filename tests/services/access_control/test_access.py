@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.access_control import store as access_store
 from services.access_control.repair import level_set, recompute
 from services.access_control.visibility import apply
 from tests.services.access_control.conftest import AccessHarness, disconnected_data
@@ -128,6 +129,45 @@ async def test_pagination_walks_sorted_ids_with_a_cursor(access: AccessHarness) 
     assert (
         await access.get(f"/accounts/{account}/members/nobody/visible-clients")
     ).status_code == 404
+
+
+async def test_pages_hold_exactly_the_accounts_live_clients_in_id_order(
+    access: AccessHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every listing pages in the same id order whichever way it is read: an owner's (all
+    clients: a walk of the primary key), a tagged member's (a walk, or the tags index and a
+    sort: both are tried) and the account's clients list; a removed client and another
+    account's clients with the same ids never appear."""
+    account, other = access.account(), access.account("other")
+    ids = ["Zeta", "a.1", "a:2", "a-3", "a_4", "b", "B", "c10", "c9", "0-first", "zz"]
+    for acct in (account, other):
+        await access.joined(acct, "owner-1", ["owner"])
+        for n, client_id in enumerate(reversed(ids)):
+            tags = ["kids"] if n % 2 else ["adults"]
+            await access.ok("RegisterClient", acct, {"client_id": client_id, "security_tags": tags})
+    await access.ok("RegisterClient", other, {"client_id": "only-other", "security_tags": []})
+    await access.ok("RemoveClient", account, {"client_id": "c9"})
+    await access.joined(account, "ann", ["practitioner"])
+    await access.ok(
+        "SetMemberSecurityTags", account, {"member_id": "ann", "security_tags": ["kids"]}
+    )
+    live = sorted(set(ids) - {"c9"})
+    kids = sorted(c for n, c in enumerate(reversed(ids)) if n % 2 and c != "c9")
+    assert await access.visible(account, "owner-1", limit=3) == live
+    for walk in (True, False):
+        monkeypatch.setattr(access_store, "walk_is_cheaper", lambda *_, walk=walk: walk)
+        assert await access.visible(account, "ann", limit=2) == kids
+    listed: list[str] = []
+    after = ""
+    while True:
+        response = await access.get(f"/accounts/{account}/clients?limit=4&after={after}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        listed += [row["client_id"] for row in body["clients"]]
+        if body["next"] is None:
+            break
+        after = body["next"]
+    assert listed == live
 
 
 async def test_authorisation_of_client_and_member_tag_commands(access: AccessHarness) -> None:
