@@ -25,6 +25,12 @@ class Mailbox:
                 else response.text
             )
 
+    async def delete_to(self, address: str) -> None:
+        """Deletes every message to an address containing `address`."""
+        async with local_client(self.url, timeout=60) as client:
+            response = await client.delete(f"/api/v1/search?query={quote(f'to:{address}')}")
+            response.raise_for_status()
+
     async def messages_to(self, address: str) -> list[dict[str, Any]]:
         found = await self._get(f"/api/v1/search?query={quote(f'to:{address}')}&limit=50")
         return list(found["messages"])
