@@ -22,9 +22,7 @@ from services.runtime.unit_of_work import Repository, field_values
 
 LIVE_CLIENTS = {"removed": False}
 COUNTS_KEPT = timedelta(minutes=1)  # how long a page's plan trusts the counts it rests on
-
-
-SEP = "|"
+SEP = "|"  # above every character an id may hold (contracts.common.ID_PATTERN)
 
 
 def key(account_id: str, entity_id: str) -> str:
@@ -243,7 +241,8 @@ def in_key_order(account_id: str, after: str | None) -> Document:
     "<account>|<id>", so within one account `_id` order is id order, and a range on it lets
     DocumentDB walk its primary-key index and stop at the page's end. Sorted by `client_id`
     instead, it sorts every match first, as its secondary indexes cannot return rows in order
-    (a page of 100 of 10,000 clients: 13 ms against 0.8)."""
+    (a page of 100 of 10,000 clients: 13 ms against 0.8). The range ends at the character after
+    the separator, past every key of the account."""
     return {
         "account_id": account_id,
         "_id": {"$gt": key(account_id, after or ""), "$lt": f"{account_id}{chr(ord(SEP) + 1)}"},

@@ -1,10 +1,16 @@
-"""Which way a tagged member's page is read, and how long the counts behind it are kept."""
+"""Which way a tagged member's page is read, how long the counts behind it are kept, and the key
+range a walk reads."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis.strategies import from_regex
+
+from contracts.common import ID_PATTERN
 from services.access_control.page_plan import KeptCounts, walk_is_cheaper
+from services.access_control.store import in_key_order, key
 from services.runtime.clock import MovableClock
 
 
@@ -45,13 +51,27 @@ async def test_a_count_is_kept_until_it_is_older_than_the_keeping_time() -> None
 async def test_only_the_most_recently_used_counts_are_kept() -> None:
     counts, made = KeptCounts(MovableClock(), timedelta(hours=1), size=2), []
 
-    def counting(key: str):  # type: ignore[no-untyped-def]
+    def counting(name: str):  # type: ignore[no-untyped-def]
         async def count() -> int:
-            made.append(key)
+            made.append(name)
             return 0
 
         return count
 
-    for key in ("a", "b", "a", "c", "a", "b"):
-        await counts.get(key, counting(key))
+    for name in ("a", "b", "a", "c", "a", "b"):
+        await counts.get(name, counting(name))
     assert made == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came
+
+
+@given(
+    account=from_regex(ID_PATTERN, fullmatch=True),
+    other=from_regex(ID_PATTERN, fullmatch=True),
+    client=from_regex(ID_PATTERN, fullmatch=True),
+)
+def test_an_accounts_key_range_holds_its_own_keys_and_no_other_accounts(
+    account: str, other: str, client: str
+) -> None:
+    bounds = in_key_order(account, None)["_id"]
+    inside = bounds["$gt"] < key(account, client) < bounds["$lt"]
+    assert inside
+    assert account == other or not bounds["$gt"] < key(other, client) < bounds["$lt"]
