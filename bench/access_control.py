@@ -342,9 +342,10 @@ async def audit_answers(
     async def plain_members() -> None:
         await store.members.collection.find({"account_id": account}, limit=audience)
 
+    # by `_id` with a limit of one a key, as the answers read them: one batch, not a cursor
     async def plain_client_and_its_members() -> None:
         await store.clients.collection.get(key(account, "c00043"))
-        await store.members.collection.find({"_id": {"$in": member_keys}})
+        await store.members.collection.find({"_id": {"$in": member_keys}}, limit=audience)
 
     async def check() -> None:
         await api["check"](account_id=account, member_id=watched, asked=asked)
@@ -353,7 +354,7 @@ async def audit_answers(
         await store.clients.collection.find({"account_id": account}, limit=len(ids))
 
     async def plain_the_asked() -> None:
-        await store.clients.collection.find({"_id": {"$in": asked_keys}})
+        await store.clients.collection.find({"_id": {"$in": asked_keys}}, limit=len(asked_keys))
 
     async def history() -> None:
         await store.history.of_client(account, "c00042", None, None)

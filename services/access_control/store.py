@@ -173,9 +173,12 @@ class AccessStore:
 
     async def clients_among(self, account_id: str, client_ids: list[str]) -> list[ClientFacts]:
         """By `_id`, which holds the account: DocumentDB answers `client_id $in` through the
-        (account_id, client_id) index about ten times slower (1,000 ids: 139 ms against 14)."""
+        (account_id, client_id) index about ten times slower (1,000 ids: 139 ms against 14).
+        Limited to one document a key, so the answer comes in one batch (the facts are small,
+        far from a batch's 16 MiB), which DocumentDB gives in about half the time of a cursor's
+        first batch (1,000 ids: 5 ms against 10)."""
         keys = sorted({key(account_id, client_id) for client_id in client_ids})
-        return await self._client_facts({"_id": {"$in": keys}})
+        return await self._client_facts({"_id": {"$in": keys}}, limit=len(keys))
 
     async def page_of_client_facts(
         self, account_id: str, scope: Scope, after: str | None, limit: int

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 
 from contracts.common import format_time, utc_now
+from services.access_control.domain import Client
+from services.access_control.store import ClientCodec
 from tests.services.access_control.conftest import AccessHarness
 
 
@@ -64,3 +66,28 @@ async def test_who_sees_checks_history_as_of_and_the_matrix(access: AccessHarnes
         ("owner-1", "adult-1"),
         ("owner-1", "kid-1"),
     }
+
+
+async def test_a_check_of_the_most_ids_answers_for_every_one_of_them(access: AccessHarness) -> None:
+    """1,000 ids are read in one batch; none may be left out (a server's default first batch
+    stops at 101 documents)."""
+    account = access.account()
+    await access.joined(account, "owner-1", ["owner"])
+    await access.joined(account, "ann", ["practitioner"])
+    await access.ok(
+        "SetMemberSecurityTags", account, {"member_id": "ann", "security_tags": ["kids"]}
+    )
+    codec, clients = ClientCodec(), access.service.store.clients.collection
+    tagged = {n: ["kids"] if n % 3 else ["adults"] for n in range(1000)}
+    await clients.insert_all(
+        [
+            {"_id": codec.key(c), **codec.encode(c), "version": 1, "outbox": []}
+            for c in (Client(account, f"c{n:04d}", tuple(tags)) for n, tags in tagged.items())
+        ]
+    )
+    asked = {"client_ids": [f"c{n:04d}" for n in tagged]}
+    check = await get(access, "POST", f"/accounts/{account}/members/ann/clients:check", asked)
+    assert check.status_code == 200, check.text
+    assert check.json()["visible"] == [
+        f"c{n:04d}" for n, tags in tagged.items() if tags == ["kids"]
+    ]
