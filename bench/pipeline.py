@@ -319,10 +319,10 @@ async def run_pipeline(n: int, rate: float | None, duration: float) -> Run:
     finally:
         await stop_system(system)
         await drop_databases(unique)
-        # a Mailpit at its message limit deletes the oldest at every new message, which later
-        # runs would pay for in Mailpit's CPU (a dev stack here had reached its 100,000)
-        await Mailbox(servers.mailpit_url).delete_to(f"-{unique}@example.com")
     shutil.rmtree(logs)  # a few MB a run, of no use once it went well
+    # a Mailpit at its message limit deletes the oldest at every new message, which later runs
+    # would pay for in Mailpit's CPU (a dev stack here had reached its 100,000)
+    await Mailbox(servers.mailpit_url).delete_to(f"-{unique}@example.com")
     return run
 
 
