@@ -102,7 +102,7 @@ class AccessHarness(Running):
     async def visible(self, account: str, member: str, limit: int = 1000) -> list[str]:
         found: list[str] = []
         after = ""
-        while True:
+        for _ in range(1000):  # a cursor that goes back would page forever: fail instead
             response = await self.get(
                 f"/accounts/{account}/members/{member}/visible-clients?limit={limit}&after={after}"
             )
@@ -112,6 +112,7 @@ class AccessHarness(Running):
             if body["next"] is None:
                 return found
             after = body["next"]
+        raise AssertionError(f"{member}'s pages did not end after 1,000: {found[-5:]}")
 
 
 @pytest.fixture
