@@ -100,19 +100,21 @@ class AccessHarness(Running):
             return await client.get(path, headers=headers)
 
     async def visible(self, account: str, member: str, limit: int = 1000) -> list[str]:
-        found: list[str] = []
+        return await self.paged(f"/accounts/{account}/members/{member}/visible-clients", limit)
+
+    async def paged(self, path: str, limit: int) -> list[Any]:
+        """Every `clients` item of a paged answer, following `next` to the end."""
+        found: list[Any] = []
         after = ""
         for _ in range(1000):  # a cursor that goes back would page forever: fail instead
-            response = await self.get(
-                f"/accounts/{account}/members/{member}/visible-clients?limit={limit}&after={after}"
-            )
+            response = await self.get(f"{path}?limit={limit}&after={after}")
             assert response.status_code == 200, response.text
             body = response.json()
             found += body["clients"]
             if body["next"] is None:
                 return found
             after = body["next"]
-        raise AssertionError(f"{member}'s pages did not end after 1,000: {found[-5:]}")
+        raise AssertionError(f"{path}: the pages did not end after 1,000: {found[-5:]}")
 
 
 @pytest.fixture

@@ -157,17 +157,8 @@ async def test_pages_hold_exactly_the_accounts_live_clients_in_id_order(
     for walk in (True, False):
         monkeypatch.setattr(access_store, "walk_is_cheaper", lambda *_, walk=walk: walk)
         assert await access.visible(account, "ann", limit=2) == kids
-    listed: list[str] = []
-    after = ""
-    for _ in range(len(ids)):  # a page of 4 at a time: never more pages than ids
-        response = await access.get(f"/accounts/{account}/clients?limit=4&after={after}")
-        assert response.status_code == 200, response.text
-        body = response.json()
-        listed += [row["client_id"] for row in body["clients"]]
-        if body["next"] is None:
-            break
-        after = body["next"]
-    assert listed == live
+    listed = await access.paged(f"/accounts/{account}/clients", limit=4)
+    assert [row["client_id"] for row in listed] == live
 
 
 async def test_authorisation_of_client_and_member_tag_commands(access: AccessHarness) -> None:
