@@ -26,6 +26,7 @@ class AccessControlService:
 def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlService:
     store = AccessStore(runtime)
     runtime.outbox.local[HISTORY_TOPIC] = store.history.write
+    runtime.startup.append(store.history.upgrade)  # after the indexes: see History.upgrade
     handlers = AccessHandlers(store, runtime.clock, settings.projection_grace_seconds)
     # Commands and membership events of one account arrive on two topics, and their diffs are
     # computed from each other's facts: they must take turns per account. In this process the

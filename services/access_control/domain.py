@@ -10,7 +10,7 @@ from contracts.common import RejectionReason, Role
 from contracts.envelope import MessageData
 from contracts.messages import MemberSecurityTagsSet
 from services.access_control import visibility
-from services.access_control.history import Because, recorded
+from services.access_control.history import Because, Entry, records
 from services.access_control.visibility import Change, ClientFacts, MemberFacts, fold
 from services.runtime.authorisation import Permission, TeamMember, require
 from services.runtime.rules import Emit, Event, Refusal
@@ -54,8 +54,9 @@ Reason = Callable[[str, str], visibility.Why | None]  # (member id, client id) -
 
 
 def visibility_events(changes: dict[str, Change], reason: Reason, because: Because) -> list[Emit]:
-    """The public ClientVisibilityChanged messages, and the record of each (with reasons)."""
-    events = []
+    """The public ClientVisibilityChanged messages, then the record of them all (with
+    reasons)."""
+    events, entries = [], []
     for member_id in sorted(changes):
         for index, message in enumerate(visibility.messages(member_id, changes[member_id])):
             events.append(Emit(message, id_parts=(member_id, str(index))))
@@ -64,11 +65,15 @@ def visibility_events(changes: dict[str, Change], reason: Reason, because: Becau
                 for client in message.granted
                 if (why := reason(member_id, client)) is not None
             }
-            record = recorded(
-                member_id, message.granted, message.revoked, reasons, because, index, len(events)
+            entries.append(
+                Entry(
+                    member_id=member_id,
+                    granted=message.granted,
+                    revoked=message.revoked,
+                    reasons=reasons,
+                )
             )
-            events.append(record)
-    return events
+    return [*events, *records(entries, because)]
 
 
 def decide_client(

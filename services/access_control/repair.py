@@ -19,7 +19,7 @@ from contracts.envelope import CloudEvent, derived_id, new_id
 from contracts.topics import ACCESS_CONTROL_EVENTS, SOURCES
 from services.access_control import visibility
 from services.access_control.domain import Reason
-from services.access_control.history import Because, recorded
+from services.access_control.history import Because, Entry, record_of, stored
 from services.access_control.settings import load
 from services.access_control.store import AccessStore
 from services.access_control.visibility import ClientFacts, MemberFacts
@@ -61,7 +61,7 @@ def repair_record(
     reason: Reason,
     at: datetime,
 ) -> list[Document]:
-    """What the repair changed and why, for the access history (one entry per event)."""
+    """What the repair changed and why, for the access history (a record per event)."""
     because = Because("Repair", None, at)
     records = []
     for part, event in enumerate(events):
@@ -69,14 +69,12 @@ def repair_record(
         chosen = {
             c: why.label() for c in data.granted if (why := reason(data.member_id, c)) is not None
         }
-        emit = recorded(data.member_id, data.granted, data.revoked, chosen, because, part, part)
+        entry = Entry(
+            member_id=data.member_id, granted=data.granted, revoked=data.revoked, reasons=chosen
+        )
+        record = record_of([entry], because, part)
         records.append(
-            {
-                "_id": derived_id(event.id, "history"),
-                "account_id": account_id,
-                "cause_id": event.correlationid,
-                **emit.data.model_dump(),
-            }
+            stored(derived_id(event.id, "history"), account_id, event.correlationid, record)
         )
     return records
 

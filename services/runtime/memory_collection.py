@@ -85,10 +85,17 @@ class MemoryCollection:
     def __init__(self, name: str, indexes: Sequence[Index] = ()) -> None:
         self.name = name
         self.unique = [index.fields for index in indexes if index.unique]
+        self.indexes = list(indexes)
         self.docs: dict[str, Document] = {}
 
     async def ensure_indexes(self) -> None:
         return None
+
+    async def has_index(self, index: Index) -> bool:
+        return any(known.fields == index.fields for known in self.indexes)
+
+    async def drop_index(self, index: Index) -> None:
+        self.indexes = [known for known in self.indexes if known.fields != index.fields]
 
     def _check_unique(self, doc: Document) -> None:
         for fields in self.unique:

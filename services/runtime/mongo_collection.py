@@ -56,6 +56,21 @@ class MongoCollection:
             keys = [(field, ASCENDING) for field in index.fields]
             await self.raw.create_index(keys, unique=index.unique)
 
+    async def has_index(self, index: Index) -> bool:
+        return await self._index_name(index) is not None
+
+    async def drop_index(self, index: Index) -> None:
+        name = await self._index_name(index)
+        if name is not None:
+            await self.raw.drop_index(name)
+
+    async def _index_name(self, index: Index) -> str | None:
+        wanted = [(field, ASCENDING) for field in index.fields]
+        async for info in await self.raw.list_indexes():
+            if [(field, int(order)) for field, order in info["key"].items()] == wanted:
+                return str(info["name"])
+        return None
+
     async def get(self, key: str) -> Document | None:
         return await self._find_unique({"_id": key})
 

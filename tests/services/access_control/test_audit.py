@@ -4,12 +4,14 @@ the history written by the outbox relay's local sink)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from contracts.common import format_time, utc_now
 from services.access_control.domain import Client
+from services.access_control.history import INDEXES, RETIRED_INDEXES, Because
 from services.access_control.store import ClientCodec
 from tests.services.access_control.conftest import AccessHarness
 
@@ -91,3 +93,61 @@ async def test_a_check_of_the_most_ids_answers_for_every_one_of_them(access: Acc
     assert check.json()["visible"] == [
         f"c{n:04d}" for n, tags in tagged.items() if tags == ["kids"]
     ]
+
+
+async def test_a_history_of_the_retired_shape_is_converted_at_start(access: AccessHarness) -> None:
+    """A database the earlier version wrote (a document per member's entry, three indexes):
+    the start converts its records and drops their indexes; the history answers as before, next
+    to records of the current shape; a second start finds nothing to do."""
+    account = access.account()
+    history = access.service.store.history
+    raw = history.collection.raw  # type: ignore[attr-defined]
+    for index in RETIRED_INDEXES:
+        await raw.create_index([(field, 1) for field in index.fields])
+    at = utc_now() - timedelta(hours=1)
+    because = Because("SetClientSecurityTags", "owner-1", at)
+
+    def old(n: int, member: str, granted: list[str], revoked: list[str]) -> dict[str, Any]:
+        reasons = {client: "tags:kids" for client in granted}
+        return {
+            "_id": f"old-{n}",
+            "account_id": account,
+            "cause_id": f"cmd-{n}",
+            "member_id": member,
+            "granted": granted,
+            "revoked": revoked,
+            "reasons": reasons,
+            "cause_type": because.cause_type,
+            "actor_id": because.actor_id,
+            "at": at + timedelta(seconds=n),
+            "seq": because.seq * 1000 + n,
+        }
+
+    await raw.insert_many(
+        [old(1, "ann", ["kid-1"], []), old(2, "cat", ["kid-1"], []), old(3, "ann", [], ["kid-1"])]
+    )
+    await history.upgrade()
+    names = {tuple(info["key"]) async for info in await raw.list_indexes()}
+    assert not names & {index.fields for index in RETIRED_INDEXES}
+    assert {index.fields for index in INDEXES} <= names
+
+    await access.joined(account, "owner-1", ["owner"])
+    await access.joined(account, "ann", ["practitioner"])
+    await access.ok("RegisterClient", account, {"client_id": "kid-1", "security_tags": []})
+    ann = (await get(access, "GET", f"/accounts/{account}/members/ann/history")).json()
+    assert [(e["granted"], e["revoked"], e["cause_id"]) for e in ann["entries"]][:3] == [
+        (["kid-1"], [], "cmd-1"),
+        ([], ["kid-1"], "cmd-3"),
+        (["kid-1"], [], ann["entries"][2]["cause_id"]),
+    ]
+    assert ann["entries"][0]["reasons"] == {"kid-1": "tags:kids"}
+    assert ann["entries"][2]["cause_type"] == "RegisterClient"
+    kid = (await get(access, "GET", f"/accounts/{account}/clients/kid-1/history")).json()
+    assert [(e["member_id"], e["change"], e["reason"]) for e in kid["entries"]][:3] == [
+        ("ann", "granted", "tags:kids"),
+        ("cat", "granted", "tags:kids"),
+        ("ann", "revoked", None),
+    ]
+    converted = await raw.find_one({"_id": "old-1"})
+    await history.upgrade()  # a second start: no retired index, nothing read or written
+    assert await raw.find_one({"_id": "old-1"}) == converted
