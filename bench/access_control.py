@@ -332,7 +332,7 @@ async def audit_answers(
     ids = [f"c{i:05d}" for i in range(0, clients, max(1, clients // 1000))][:1000]
     asked = CheckRequest(client_ids=ids)
     entries = await store.history.of_client(account, "c00042", None, None)
-    history_where = {"account_id": account, "$or": [{"granted": "c00042"}, {"revoked": "c00042"}]}
+    history_where = {"account_id": account, "clients": "c00042"}  # what `of_client` asks
     member_keys = [key(account, m.member_id) for m in who.members]
     asked_keys = [key(account, client_id) for client_id in ids]
 
