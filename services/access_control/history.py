@@ -40,7 +40,6 @@ RETIRED_INDEXES = (
     Index(("account_id", "revoked", "seq")),
 )
 RECORD_IDS = 2 * MAX_VISIBILITY_IDS  # what one visibility message may name: one entry fits
-ENTRY_FIELDS = ("member_id", "granted", "revoked", "reasons")
 
 
 @dataclass(frozen=True)
@@ -123,22 +122,30 @@ def stored(record_id: str, account_id: str, cause_id: str | None, data: AccessRe
 
 
 def document(entry: Document) -> Document:
-    """The stored record of an outbox entry."""
+    """The stored record of an outbox entry (one the earlier version left unpublished in an
+    aggregate's outbox, of the retired one-entry shape, too)."""
     event = json.loads(entry["value"])
-    data = AccessRecorded.model_validate(event["data"])
+    fields = event["data"]
+    if "entries" not in fields:
+        fields = {**fields, "entries": [_retired_entry(fields)]}
+    data = AccessRecorded.model_validate(fields)
     cause = event.get("causationid") or event.get("correlationid")
     return stored(event["id"], event["accountid"], cause, data)
 
 
 def upgraded(doc: Document) -> Document:
     """The fields a one-entry document of the retired shape gains: its entry and names."""
-    entry = {
-        "member_id": doc["member_id"],
-        "granted": doc.get("granted", []),
-        "revoked": doc.get("revoked", []),
-        "reasons": doc.get("reasons", {}),
-    }
+    entry = _retired_entry(doc)
     return {**_names([entry]), "entries": [entry]}
+
+
+def _retired_entry(fields: Document) -> Document:
+    return {
+        "member_id": fields["member_id"],
+        "granted": fields.get("granted", []),
+        "revoked": fields.get("revoked", []),
+        "reasons": fields.get("reasons", {}),
+    }
 
 
 def _names(entries: list[Document]) -> Document:
@@ -199,13 +206,17 @@ class History:
         Safe to repeat or to run in two instances at once."""
         if not any([await self.collection.has_index(index) for index in RETIRED_INDEXES]):
             return
-        converted = 0
-        while old := await self.collection.find({"entries": {"$exists": False}}, limit=1000):
+        converted, after = 0, ""
+        while True:  # one walk of the primary key, a page at a time
+            where = {"_id": {"$gt": after}, "entries": {"$exists": False}}
+            old = await self.collection.find(where, sort="_id", limit=1000)
+            if not old:
+                break
             # at once: the collection sends concurrent updates as one bulk write
             await asyncio.gather(
                 *(self.collection.upsert_fields(doc["_id"], upgraded(doc)) for doc in old)
             )
-            converted += len(old)
+            converted, after = converted + len(old), old[-1]["_id"]
         for index in RETIRED_INDEXES:
             await self.collection.drop_index(index)
         log.info("access history: %d records of the retired shape converted", converted)

@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
 
 from services.runtime import lookups
 from services.runtime.coalesce import Coalescer
@@ -26,6 +26,7 @@ from services.runtime.collection import Collection, Document, Filter, Index, Uni
 from services.runtime.conditional_writes import DocumentAt, FieldsAt
 
 DUPLICATE_KEY = 11000
+INDEX_NOT_FOUND = 27
 # A single batch holds at most 16 MiB; pages this short of small documents stay far below.
 SINGLE_BATCH_MAX = 1000
 PRIMARY_KEY = "_id_"
@@ -61,8 +62,13 @@ class MongoCollection:
 
     async def drop_index(self, index: Index) -> None:
         name = await self._index_name(index)
-        if name is not None:
+        if name is None:
+            return
+        try:
             await self.raw.drop_index(name)
+        except OperationFailure as error:
+            if error.code != INDEX_NOT_FOUND:  # another instance dropped it first: fine
+                raise
 
     async def _index_name(self, index: Index) -> str | None:
         wanted = [(field, ASCENDING) for field in index.fields]

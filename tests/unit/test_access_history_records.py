@@ -114,3 +114,33 @@ def test_a_record_of_the_retired_shape_gains_its_entry_and_names() -> None:
             }
         ],
     }
+
+
+def test_an_outbox_entry_the_earlier_version_left_is_stored_in_the_current_shape() -> None:
+    """A record still unpublished in an aggregate's outbox at the upgrade: the relay of the new
+    version writes it (a record it could not read would hold the outbox forever)."""
+    value = {
+        "id": "ev-old",
+        "accountid": "acct-1",
+        "correlationid": "cmd-1",
+        "data": {
+            "member_id": "ann",
+            "granted": ["kid-1"],
+            "reasons": {"kid-1": "tags:kids"},
+            "cause_type": "SetClientSecurityTags",
+            "actor_id": "owner-1",
+            "at": "2026-11-29T10:00:00Z",
+            "seq": 7,
+        },
+    }
+    doc = document({"value": json.dumps(value)})
+    assert (doc["_id"], doc["cause_id"], doc["members"], doc["clients"]) == (
+        "ev-old",
+        "cmd-1",
+        ["ann"],
+        ["kid-1"],
+    )
+    assert doc["entries"] == [
+        {"member_id": "ann", "granted": ["kid-1"], "revoked": [], "reasons": {"kid-1": "tags:kids"}}
+    ]
+    assert (doc["cause_type"], doc["seq"], doc["at"]) == ("SetClientSecurityTags", 7, BECAUSE.at)

@@ -126,7 +126,10 @@ async def test_a_history_of_the_retired_shape_is_converted_at_start(access: Acce
     await raw.insert_many(
         [old(1, "ann", ["kid-1"], []), old(2, "cat", ["kid-1"], []), old(3, "ann", [], ["kid-1"])]
     )
+    elsewhere = [{**old(n, "bob", [f"c{n}"], []), "account_id": "other"} for n in range(4, 1504)]
+    await raw.insert_many(elsewhere)  # more than one page of the conversion's walk
     await history.upgrade()
+    assert await raw.count_documents({"entries": {"$exists": False}}) == 0
     names = {tuple(info["key"]) async for info in await raw.list_indexes()}
     assert not names & {index.fields for index in RETIRED_INDEXES}
     assert {index.fields for index in INDEXES} <= names
