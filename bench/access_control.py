@@ -46,6 +46,7 @@ from services.access_control.settings import AccessControlSettings
 from services.access_control.store import AccessStore, in_key_order, key
 from services.runtime.collection import Document
 from services.runtime.inbound import Parsed
+from services.runtime.unit_of_work import MAX_REMEMBERED_COMMANDS
 
 CLIENT_CHANGE = "one client's tags (incremental)"
 LEAST_IO = "least I/O of a durable change"
@@ -268,10 +269,52 @@ async def main(clients: int, members: int, tags: int, repeat: int) -> None:
                 f"  {name} (p{int(q * 100)}) = {ratio:6.2f}x  ({goal}{len(page)} of each, in turns)"
             )
     await audit_answers(api, store, account, watched, clients, repeat)
+    await remembering_member(store, repeat)
     await cleanup.aclose()
     await broker.stop()
     await mongo.drop_database(settings.mongodb_db)
     await mongo.close()
+
+
+async def remembering_member(store: AccessStore, repeat: int) -> None:
+    """The member read of a page, a check or a command's authorisation, for a member whose
+    document remembers the most commands it keeps (each with its outcome): the lean read they
+    make, against the whole document (what they read before the twelfth pass)."""
+    account, member = "acct-remembering", "m000"
+    envelope = command(account, "SetMemberSecurityTags", {"member_id": member, "security_tags": []})
+    outcome = {"id": envelope.id, "topic": "access-control.events", "key": account}
+    remembered = [str(uuid.uuid4()) for _ in range(MAX_REMEMBERED_COMMANDS)]
+    doc = {
+        "_id": key(account, member),
+        "account_id": account,
+        "member_id": member,
+        "status": "active",
+        "roles": ["practitioner"],
+        "security_tags": ["t1"],
+        "tags": ["t1"],
+        "version": 1,
+        "outbox": [],
+        "handled_commands": remembered,
+        "outcomes": [
+            {"cause": c, **outcome, "value": envelope.model_dump_json(), "correlationid": c}
+            for c in remembered
+        ],
+    }
+    await store.members.collection.insert(doc)
+    size_kb = len(json.dumps(doc)) // 1024
+
+    async def lean() -> None:
+        await store.member_state(account, member)
+
+    async def whole() -> None:
+        await store.members.get(key(account, member))
+
+    ours, theirs = await alternating(lean, whole, repeat * 5)
+    print(
+        f"  a member remembering {MAX_REMEMBERED_COMMANDS} commands ({size_kb} KB): lean read "
+        f"{statistics.median(ours) * 1000:.2f} ms, whole document "
+        f"{statistics.median(theirs) * 1000:.2f} ms ({len(ours)} of each, in turns)"
+    )
 
 
 class LeastDurableChange:

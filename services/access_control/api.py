@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from contracts.common import ID_PATTERN
 from contracts.http import ClientRow, ClientsPage, MemberTags, VisibleClients
 from services.access_control import visibility
-from services.access_control.store import AccessStore, key
+from services.access_control.store import AccessStore
 from services.runtime.http import ApiError
 
 _ID = re.compile(ID_PATTERN)
@@ -99,7 +99,7 @@ def router(store: AccessStore) -> APIRouter:
 
     async def known_member(account_id: str, member_id: str) -> visibility.MemberFacts:
         _ids(account_id, member_id)
-        found = await store.members.get(key(account_id, member_id))
+        found = await store.member_state(account_id, member_id)
         if found is None:
             raise ApiError(404, f"no member {member_id} in {account_id}")
         return found.facts
@@ -136,7 +136,7 @@ def router(store: AccessStore) -> APIRouter:
     async def member_tags(account_id: str, member_id: str) -> MemberTags:
         """A member's security tags, as written."""
         _ids(account_id, member_id)
-        found = await store.members.get(key(account_id, member_id))
+        found = await store.member_state(account_id, member_id)
         if found is None:
             raise ApiError(404, f"no member {member_id} in {account_id}")
         return MemberTags(member_id=member_id, security_tags=list(found.security_tags))
@@ -157,8 +157,7 @@ def router(store: AccessStore) -> APIRouter:
         """May this member open this client."""
         facts = await known_member(account_id, member_id)
         _ids(client_id)
-        found = await store.clients.get(key(account_id, client_id))
-        client_facts = None if found is None else found.facts
+        client_facts = await store.client_facts(account_id, client_id)
         return Visible(visible=client_facts is not None and visibility.sees(facts, client_facts))
 
     @api.post(f"{member}/clients:check", response_model=CheckAnswer)
@@ -178,8 +177,7 @@ def router(store: AccessStore) -> APIRouter:
     ) -> Audience:
         """The members who see a client, sorted, each with the reason."""
         _ids(account_id, client_id)
-        found = await store.clients.get(key(account_id, client_id))
-        facts = None if found is None else found.facts
+        facts = await store.client_facts(account_id, client_id)
         if facts is None:
             raise ApiError(404, f"no client {client_id} in {account_id}")
         members = await store.audience(account_id, facts, after, limit + 1)

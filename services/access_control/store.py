@@ -22,6 +22,7 @@ from services.runtime.unit_of_work import Repository, field_values
 
 LIVE_CLIENTS = {"removed": False}
 COUNTS_KEPT = timedelta(minutes=1)  # how long a page's plan trusts the counts it rests on
+MEMBER_FIELDS = ("account_id", "member_id", "status", "roles", "security_tags", "tags")
 SEP = "|"  # above every character an id may hold (contracts.common.ID_PATTERN)
 
 
@@ -90,8 +91,22 @@ class AccessStore:
     async def client(self, account_id: str, client_id: str) -> Document | None:
         return await self.clients.collection.get(key(account_id, client_id))
 
+    async def member_state(self, account_id: str, member_id: str) -> MemberAccess | None:
+        """A member as the API and the authoriser see it, read lean: the document also keeps
+        the commands it remembers with their outcomes (200 of them: 125 KB, read in 1.5 ms
+        against 0.5 for these fields)."""
+        docs = await self.members.collection.find(
+            {"_id": key(account_id, member_id)}, only=MEMBER_FIELDS, limit=1
+        )
+        return self.members.codec.decode(docs[0]) if docs else None
+
+    async def client_facts(self, account_id: str, client_id: str) -> ClientFacts | None:
+        """A live client's facts, read lean (None: unknown or removed)."""
+        found = await self._client_facts({"_id": key(account_id, client_id)}, limit=1)
+        return found[0] if found else None
+
     async def team_member(self, account_id: str, member_id: str) -> TeamMember | None:
-        member = await self.members.get(key(account_id, member_id))
+        member = await self.member_state(account_id, member_id)
         return None if member is None else member.as_team_member()
 
     async def all_members(self, account_id: str) -> list[MemberFacts]:
