@@ -204,7 +204,9 @@ class History:
         """Converts records of the retired one-entry shape, then drops their indexes; their
         presence is the sign that there may be any (nothing to do, no scan, otherwise).
         Safe to repeat or to run in two instances at once."""
-        if not any([await self.collection.has_index(index) for index in RETIRED_INDEXES]):
+        present = await self.collection.index_fields()
+        retired = [index for index in RETIRED_INDEXES if index.fields in present]
+        if not retired:
             return
         converted, after = 0, ""
         while True:  # one walk of the primary key, a page at a time
@@ -217,7 +219,7 @@ class History:
                 *(self.collection.upsert_fields(doc["_id"], upgraded(doc)) for doc in old)
             )
             converted, after = converted + len(old), old[-1]["_id"]
-        for index in RETIRED_INDEXES:
+        for index in retired:
             await self.collection.drop_index(index)
         log.info("access history: %d records of the retired shape converted", converted)
 

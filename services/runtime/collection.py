@@ -34,8 +34,8 @@ class Collection(Protocol):
 
     async def ensure_indexes(self) -> None: ...
 
-    async def has_index(self, index: Index) -> bool:
-        """Whether the collection has an index on exactly these fields (in this order)."""
+    async def index_fields(self) -> list[tuple[str, ...]]:
+        """The fields of each index the collection has, in their order."""
         ...
 
     async def drop_index(self, index: Index) -> None:

@@ -84,21 +84,20 @@ def matches(doc: Document, where: Filter) -> bool:
 class MemoryCollection:
     def __init__(self, name: str, indexes: Sequence[Index] = ()) -> None:
         self.name = name
-        self.unique = [index.fields for index in indexes if index.unique]
         self.indexes = list(indexes)
         self.docs: dict[str, Document] = {}
 
     async def ensure_indexes(self) -> None:
         return None
 
-    async def has_index(self, index: Index) -> bool:
-        return any(known.fields == index.fields for known in self.indexes)
+    async def index_fields(self) -> list[tuple[str, ...]]:
+        return [index.fields for index in self.indexes]
 
     async def drop_index(self, index: Index) -> None:
         self.indexes = [known for known in self.indexes if known.fields != index.fields]
 
     def _check_unique(self, doc: Document) -> None:
-        for fields in self.unique:
+        for fields in (index.fields for index in self.indexes if index.unique):
             values = tuple(doc.get(f) for f in fields)
             for other in self.docs.values():
                 if other["_id"] != doc["_id"] and tuple(other.get(f) for f in fields) == values:

@@ -57,8 +57,8 @@ class MongoCollection:
             keys = [(field, ASCENDING) for field in index.fields]
             await self.raw.create_index(keys, unique=index.unique)
 
-    async def has_index(self, index: Index) -> bool:
-        return await self._index_name(index) is not None
+    async def index_fields(self) -> list[tuple[str, ...]]:
+        return [tuple(info["key"]) async for info in await self.raw.list_indexes()]
 
     async def drop_index(self, index: Index) -> None:
         name = await self._index_name(index)
