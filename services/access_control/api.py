@@ -12,10 +12,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -27,6 +28,7 @@ from contracts.http import ClientRow, ClientsPage, MemberTags, VisibleClients
 from services.access_control import visibility
 from services.access_control.store import AccessStore
 from services.runtime.http import ApiError
+from services.runtime.speculation import RecentGuesses, read_on_a_guess
 
 _ID = re.compile(ID_PATTERN)
 DEFAULT_LIMIT, MAX_LIMIT, MAX_CHECK = 100, 1000, 1000
@@ -96,6 +98,10 @@ def router(store: AccessStore) -> APIRouter:
     api = APIRouter(tags=["visibility"])
     member = "/accounts/{account_id}/members/{member_id}"
     client = "/accounts/{account_id}/clients/{client_id}"
+    # what each member's last page, and each client's last audience, was read for: the next
+    # read starts with it while the member or client is read again (`speculation.py`)
+    scopes: RecentGuesses[visibility.Scope] = RecentGuesses()
+    clients_seen: RecentGuesses[visibility.ClientFacts] = RecentGuesses()
 
     async def known_member(account_id: str, member_id: str) -> visibility.MemberFacts:
         _ids(account_id, member_id)
@@ -103,6 +109,9 @@ def router(store: AccessStore) -> APIRouter:
         if found is None:
             raise ApiError(404, f"no member {member_id} in {account_id}")
         return found.facts
+
+    async def scope_of(account_id: str, member_id: str) -> visibility.Scope:
+        return visibility.scope(await known_member(account_id, member_id))
 
     @api.get(
         f"{member}/visible-clients",
@@ -119,13 +128,21 @@ def router(store: AccessStore) -> APIRouter:
         as_of: Since = None,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
-        facts = await known_member(account_id, member_id)
+        _ids(account_id, member_id)
         if as_of is not None:
+            await known_member(account_id, member_id)
             seen = await store.history.visible_as_of(account_id, member_id, as_of)
             clients = sorted(c for c in seen if after is None or c > after)[: limit + 1]
         else:
-            scope = visibility.scope(facts)
-            clients = await store.page_of_clients(account_id, scope, after, limit + 1)
+
+            def page_for(scope: visibility.Scope) -> Awaitable[list[str]]:
+                return store.page_of_clients(account_id, scope, after, limit + 1)
+
+            asked = (account_id, member_id)
+            scope, clients = await read_on_a_guess(
+                scopes.get(asked), scope_of(account_id, member_id), page_for
+            )
+            scopes.remember(asked, scope)
         page, more = clients[:limit], len(clients) > limit
         document = VisibleClients(
             member_id=member_id, clients=page, next=page[-1] if more else None
@@ -155,18 +172,18 @@ def router(store: AccessStore) -> APIRouter:
     @api.get(f"{member}/clients/{{client_id}}", response_model=Visible)
     async def client_visibility(account_id: str, member_id: str, client_id: str) -> Visible:
         """May this member open this client."""
-        facts = await known_member(account_id, member_id)
-        _ids(client_id)
-        client_facts = await store.client_facts(account_id, client_id)
+        _ids(account_id, member_id, client_id)
+        facts, client_facts = await asyncio.gather(  # neither read needs the other
+            known_member(account_id, member_id), store.client_facts(account_id, client_id)
+        )
         return Visible(visible=client_facts is not None and visibility.sees(facts, client_facts))
 
     @api.post(f"{member}/clients:check", response_model=CheckAnswer)
     async def check(account_id: str, member_id: str, asked: CheckRequest) -> CheckAnswer:
         """Which of up to 1,000 client ids this member may open."""
-        facts = await known_member(account_id, member_id)
-        scope = visibility.scope(facts)
-        candidates = (
-            [] if scope.nothing else await store.clients_among(account_id, asked.client_ids)
+        _ids(account_id, member_id)
+        scope, candidates = await asyncio.gather(  # the ids asked do not depend on the member
+            scope_of(account_id, member_id), store.clients_among(account_id, asked.client_ids)
         )
         visible = sorted(c.client_id for c in candidates if scope.includes(c))
         return CheckAnswer(member_id=member_id, visible=visible)
@@ -177,10 +194,19 @@ def router(store: AccessStore) -> APIRouter:
     ) -> Audience:
         """The members who see a client, sorted, each with the reason."""
         _ids(account_id, client_id)
-        facts = await store.client_facts(account_id, client_id)
-        if facts is None:
-            raise ApiError(404, f"no client {client_id} in {account_id}")
-        members = await store.audience(account_id, facts, after, limit + 1)
+
+        async def known_client() -> visibility.ClientFacts:
+            found = await store.client_facts(account_id, client_id)
+            if found is None:
+                raise ApiError(404, f"no client {client_id} in {account_id}")
+            return found
+
+        def audience_of(client: visibility.ClientFacts) -> Awaitable[list[visibility.MemberFacts]]:
+            return store.audience(account_id, client, after, limit + 1)
+
+        asked = (account_id, client_id)
+        facts, members = await read_on_a_guess(clients_seen.get(asked), known_client(), audience_of)
+        clients_seen.remember(asked, facts)
         rows = [
             Why(member_id=m.member_id, **why.as_json())
             for m in members

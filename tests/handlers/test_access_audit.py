@@ -248,6 +248,67 @@ async def test_every_answer_follows_the_one_rule_now_and_as_of_any_moment(
             assert set(then.json()["clients"]) == view.get(member, set()), (moment, member)
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(OPERATIONS, min_size=1, max_size=15))
+async def test_each_read_answers_for_the_member_as_they_are_after_every_change(
+    operations: list[tuple[str, str, list[str]]],
+) -> None:
+    """A member's page starts on the scope of their last page, a client's audience on the
+    client's last tags (guesses): whatever changed in between, each page, check, single answer
+    and audience is the one rule's for the member or client as now."""
+    service = make()
+    for member, roles in (("owner-1", ["owner"]), *((m, ["practitioner"]) for m in MEMBERS)):
+        await joined(service, member, roles)  # each read from the start: each change moves a guess
+    store = service.service.store
+    app = service.runtime.http_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+        for operation in operations:
+            await play(service, operation)
+            truth = await recompute(store, "acct-1")
+            for member in ["owner-1", *MEMBERS]:
+                path = f"/accounts/acct-1/members/{member}"
+                page = await api.get(f"{path}/visible-clients?limit=1000")
+                seen = truth.get(member, set())
+                assert set(page.json()["clients"]) == seen, (operation, member)
+                check = await api.post(f"{path}/clients:check", json={"client_ids": CLIENTS})
+                assert set(check.json()["visible"]) == seen
+                single = await api.get(f"{path}/clients/{CLIENTS[0]}")
+                assert single.json()["visible"] == (CLIENTS[0] in seen)
+            live = {client.client_id for client in await store.all_clients("acct-1")}
+            for client_id in CLIENTS:
+                who = await api.get(f"/accounts/acct-1/clients/{client_id}/members?limit=1000")
+                if client_id not in live:
+                    assert who.status_code == 404, who.text
+                    continue
+                audience = {row["member_id"] for row in who.json()["members"]}
+                assert audience == {m for m, seen in truth.items() if client_id in seen}
+
+
+async def test_a_page_after_the_member_changed_is_the_new_answer(clinic: Access) -> None:
+    page = "/accounts/acct-1/members/ann/visible-clients"
+    assert (await http(clinic, "GET", page)).json()["clients"] == ["kid-1"]
+    await clinic.send("SetMemberSecurityTags", {"member_id": "ann", "security_tags": ["adults"]})
+    assert (await http(clinic, "GET", page)).json()["clients"] == ["adult-1"]
+    await clinic.send(
+        "MemberDisconnected",
+        {
+            "member_id": "ann",
+            "email": "ann@example.com",
+            "roles": ["practitioner"],
+            "disconnected_by": "owner-1",
+            "disconnected_at": "2026-11-28T11:00:00Z",
+        },
+        topic=MEMBERSHIP_EVENTS,
+        actor=None,
+    )
+    assert (await http(clinic, "GET", page)).json()["clients"] == []
+    unknown = await http(clinic, "GET", "/accounts/acct-1/members/zed/visible-clients")
+    assert unknown.status_code == 404
+
+
 async def test_a_repair_is_recorded_with_its_reasons(clinic: Access) -> None:
     from services.access_control.repair import level_set, reasons_of, repair_record
 
