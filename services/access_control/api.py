@@ -128,7 +128,8 @@ def router(store: AccessStore) -> APIRouter:
         as_of: Since = None,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
-        _ids(account_id, member_id)
+        # the ids are checked by `known_member` on both paths: a guess is kept only for ids
+        # that passed it, so no read starts on unchecked ones
         if as_of is not None:
             await known_member(account_id, member_id)
             seen = await store.history.visible_as_of(account_id, member_id, as_of)
