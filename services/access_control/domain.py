@@ -38,6 +38,11 @@ class MemberAccess:
         return TeamMember(self.member_id, roles, self.status == "active")
 
 
+def team_member(member: MemberFacts) -> TeamMember:
+    """A member's facts as the authorisation rule reads them."""
+    return TeamMember(member.member_id, frozenset(Role(r) for r in member.roles), member.active)
+
+
 @dataclass(frozen=True)
 class Client:
     account_id: str

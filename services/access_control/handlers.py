@@ -25,8 +25,10 @@ from contracts.messages import (
 from services.access_control import domain, visibility
 from services.access_control.domain import Client, MemberAccess
 from services.access_control.history import Because
+from services.access_control.members_view import MembersView
 from services.access_control.store import AccessStore, key
-from services.runtime.authorisation import Authoriser
+from services.access_control.visibility import MemberFacts
+from services.runtime.authorisation import Authoriser, TeamMember
 from services.runtime.clock import Clock
 from services.runtime.dispatch import Dispatch, Message
 from services.runtime.unit_of_work import Stored, UnitOfWork
@@ -37,6 +39,8 @@ class AccessHandlers:
         self.store = store
         self.clock = clock
         self.authoriser = Authoriser(store.team_member, clock, projection_grace_seconds)
+        self.members = MembersView(clock)  # `forget_all` on every change of partitions
+        self.kept_authoriser = Authoriser(self._kept_member, clock, projection_grace_seconds)
 
     def register_all(self, dispatch: Dispatch) -> Dispatch:
         return (
@@ -93,17 +97,17 @@ class AccessHandlers:
         must_exist: bool,
         applied: MessageData,
     ) -> None:
-        stored, actor = await asyncio.gather(
-            uow.load(self.store.clients, key(msg.account_id, client_id)),
-            self.authoriser.actor(msg.envelope),
+        account = msg.account_id
+        stored, members = await asyncio.gather(
+            uow.load(self.store.clients, key(account, client_id)), self._members(account)
         )
-        current = stored.state or Client(msg.account_id, client_id, removed=True)
+        actor = await self.kept_authoriser.actor(msg.envelope)  # from the members as kept
+        current = stored.state or Client(account, client_id, removed=True)
         new = change(current)
-        members = await self.store.members_for_client_change(
-            msg.account_id, None if stored.state is None else stored.state.facts, new.facts
-        )
+        old_facts = None if stored.state is None else stored.state.facts
+        concerned = visibility.members_concerned(members.values(), old_facts, new.facts)
         client, events = domain.decide_client(
-            actor, stored.state, new, must_exist, members, self._because(msg), applied
+            actor, stored.state, new, must_exist, concerned, self._because(msg), applied
         )
         await uow.commit(stored, client, events)
 
@@ -161,7 +165,19 @@ class AccessHandlers:
         tags = visibility.tags_that_may_change(old.facts, new.facts)
         clients = await self.store.clients_tagged(msg.account_id, tags)
         member, events = domain.member_changed(old, new, clients, self._because(msg))
-        await uow.commit(stored, member, [applied, *events] if applied else events)
+        try:
+            await uow.commit(stored, member, [applied, *events] if applied else events)
+        except BaseException:
+            self.members.forget(msg.account_id)  # its write may have landed
+            raise
+        self.members.changed(msg.account_id, member.facts)
+
+    async def _members(self, account: str) -> dict[str, MemberFacts]:
+        return await self.members.of(account, lambda: self.store.all_members(account))
+
+    async def _kept_member(self, account: str, member_id: str) -> TeamMember | None:
+        member = (await self._members(account)).get(member_id)
+        return None if member is None else domain.team_member(member)
 
     def _because(self, msg: Message[Any]) -> Because:
         return Because(msg.envelope.type, msg.envelope.actorid, self.clock.now())

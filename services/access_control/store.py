@@ -13,7 +13,6 @@ from services.access_control.visibility import (
     MemberFacts,
     Scope,
     fold,
-    member_tags_that_may_change,
 )
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
@@ -128,21 +127,6 @@ class AccessStore:
             )
             for doc in docs
         ]
-
-    async def members_for_client_change(
-        self, account_id: str, old: ClientFacts | None, new: ClientFacts | None
-    ) -> list[MemberFacts]:
-        """At least every member whose answer the client's change can move
-        (`visibility.member_tags_that_may_change`), read lean."""
-        tags = member_tags_that_may_change(old, new)
-        if tags is None:
-            appears_or_goes = new or old
-            assert appears_or_goes is not None
-            return await self.audience(account_id, appears_or_goes, None, None)
-        if not tags:
-            return []
-        where = {"account_id": account_id, "status": "active", "tags": {"$in": sorted(tags)}}
-        return await self._member_facts(where)
 
     async def _client_facts(
         self, where: Document, sort: str | None = None, limit: int | None = None

@@ -164,6 +164,21 @@ def member_tags_that_may_change(
     return old.tags ^ new.tags
 
 
+def members_concerned(
+    members: Iterable[MemberFacts], old: ClientFacts | None, new: ClientFacts | None
+) -> list[MemberFacts]:
+    """Of `members`, at least every one whose answer the client's change can move: the active
+    members holding a tag it adds or drops, or, when the client appears or goes, its audience."""
+    tags = member_tags_that_may_change(old, new)
+    if tags is None:
+        client = new or old
+        assert client is not None
+        return [member for member in members if sees(member, client)]
+    if not tags:
+        return []
+    return [member for member in members if member.active and member.tags & tags]
+
+
 def messages(member_id: str, change: Change) -> list[ClientVisibilityChanged]:
     """At most 1,000 ids per list; more go in further messages. Nothing when nothing changed."""
     granted, revoked = sorted(change.granted), sorted(change.revoked)

@@ -216,6 +216,33 @@ async def test_redelivery_changes_nothing_twice(access: Access) -> None:
     assert access.reason(await access.send("RegisterClient", {"client_id": "bad id!"})) == "invalid"
 
 
+async def test_a_client_change_after_a_member_change_failed_midway_sees_the_member_as_written(
+    access: Access,
+) -> None:
+    """The account's members are kept in memory between client changes (`MembersView`). A
+    member change whose write landed but whose publish failed is retried and then answered as
+    applied; the kept members must not stay as they were before that write."""
+    await joined(access, "ann", ["practitioner"])
+    await access.send("RegisterClient", {"client_id": "c1", "security_tags": ["kids"]})
+    publisher = access.publisher
+    publish = publisher.publish
+    outages = [ConnectionError("broker gone")]
+
+    async def failing_once(records: Any) -> None:
+        if outages:
+            raise outages.pop()
+        await publish(records)
+
+    publisher.publish = failing_once  # type: ignore[method-assign]
+    await access.send("SetMemberSecurityTags", {"member_id": "ann", "security_tags": ["kids"]})
+    assert not outages
+    retag = await access.send(
+        "SetClientSecurityTags", {"client_id": "c1", "security_tags": ["sport"]}
+    )
+    assert changes(access, retag) == [("ann", [], ["c1"])]  # kids-only ann loses c1
+    assert view(access) == await recompute(access.service.store, "acct-1")
+
+
 async def test_a_command_whose_actor_is_joining_leaves_the_account_its_turn_meanwhile() -> None:
     """The command arrives a moment before the MemberJoined that makes its actor known (another
     topic, same account). Waiting inside the account's turn, it would keep that event from

@@ -16,7 +16,7 @@ from services.access_control.visibility import (
     diff_for_member,
     fold,
     full_recompute,
-    member_tags_that_may_change,
+    members_concerned,
     messages,
     sees,
     tags_that_may_change,
@@ -117,7 +117,7 @@ class Model:
         if must_exist and old is None:
             return  # not_found
         all_members = [self.facts(m) for m in self.members]
-        candidates = members_the_service_reads(all_members, old, new)
+        candidates = members_concerned(all_members, old, new)
         for member_id, change in diff_for_client(candidates, old, new).items():
             for message in messages(member_id, change):
                 apply(self.downstream, message)
@@ -232,18 +232,6 @@ def test_a_retag_reads_only_the_clients_of_the_tags_added_or_dropped() -> None:
     assert tags_that_may_change(admin, replace(admin, tags=fold(["x"]))) == frozenset()
 
 
-def members_the_service_reads(
-    members: list[MemberFacts], old: ClientFacts | None, new: ClientFacts | None
-) -> list[MemberFacts]:
-    """What `AccessStore.members_for_client_change` asks the database for, as a filter."""
-    tags = member_tags_that_may_change(old, new)
-    if tags is None:
-        client = new or old
-        assert client is not None
-        return [m for m in members if sees(m, client)]  # its audience
-    return [m for m in members if m.active and m.tags & tags]
-
-
 @settings(max_examples=500, deadline=None)
 @given(
     st.lists(MEMBER_FACTS, max_size=6).map(
@@ -255,5 +243,5 @@ def members_the_service_reads(
 def test_a_client_change_read_through_its_tags_gives_the_full_diff(
     members: list[MemberFacts], old: ClientFacts | None, new: ClientFacts | None
 ) -> None:
-    candidates = members_the_service_reads(members, old, new)
+    candidates = members_concerned(members, old, new)
     assert diff_for_client(candidates, old, new) == diff_for_client(members, old, new)
