@@ -62,6 +62,25 @@ async def position_group_at_end(access: KafkaAccess, group_id: str, topics: list
         await consumer.stop()
 
 
+async def join_and_leave(
+    access: KafkaAccess, group_id: str, topics: list[str], **options: Any
+) -> None:
+    """Another member joins the group on `topics` and leaves once it was given a partition: two
+    real rebalances of the group (`options`: the consumer's, e.g. its assignment strategy)."""
+    other = AIOKafkaConsumer(
+        *topics, **access.aiokafka(), group_id=group_id, enable_auto_commit=False, **options
+    )
+    await other.start()
+    try:
+        for _ in range(300):
+            if other.assignment():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the other member was never given a partition")
+    finally:
+        await other.stop()
+
+
 @dataclass
 class Gateway:
     """Publishes commands exactly as the contract says a gateway does."""

@@ -4,37 +4,23 @@ when partitions change hands (a real rebalance of the real broker's group) they 
 
 from __future__ import annotations
 
-import asyncio
-
-from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from contracts.topics import ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS
 from services.access_control.store import key
+from tests.kafka_tools import join_and_leave
 from tests.servers import Servers
 from tests.services.access_control.conftest import AccessHarness
 
 
 async def rebalance(access: AccessHarness, servers: Servers) -> None:
-    """Another member joins the service's group on its two topics, then leaves."""
+    """Another member joins the service's group on its two topics (read co-partitioned, so
+    with the same assignment strategy), then leaves."""
     group = access.service.runtime.settings.group_id("access_control")
-    other = AIOKafkaConsumer(
-        ACCESS_CONTROL_COMMANDS,
-        MEMBERSHIP_EVENTS,
-        **servers.kafka.aiokafka(),
-        group_id=group,
-        enable_auto_commit=False,
-        partition_assignment_strategy=(RangePartitionAssignor,),
+    topics = [ACCESS_CONTROL_COMMANDS, MEMBERSHIP_EVENTS]
+    await join_and_leave(
+        servers.kafka, group, topics, partition_assignment_strategy=(RangePartitionAssignor,)
     )
-    await other.start()
-    try:
-        for _ in range(300):
-            if other.assignment():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("the other member was never given a partition")
-    finally:
-        await other.stop()
 
 
 async def test_after_a_rebalance_a_client_change_reads_the_members_again(

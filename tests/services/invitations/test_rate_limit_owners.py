@@ -4,13 +4,12 @@ when partitions change hands (a real rebalance of the real broker's group) it co
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from contracts.topics import INVITATIONS_COMMANDS
+from tests.kafka_tools import join_and_leave
 from tests.servers import Servers
 from tests.services.invitations.conftest import Harness
 from tests.services.invitations.test_refusals import reason
@@ -19,18 +18,7 @@ from tests.services.invitations.test_refusals import reason
 async def rebalance(harness: Harness, servers: Servers) -> None:
     """Another member joins the service's group on its command topic, then leaves."""
     group = harness.service.runtime.settings.group_id("invitations")
-    other = AIOKafkaConsumer(
-        INVITATIONS_COMMANDS, **servers.kafka.aiokafka(), group_id=group, enable_auto_commit=False
-    )
-    await other.start()
-    try:
-        for _ in range(300):
-            if other.assignment():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("the other member was never given a partition")
-    finally:
-        await other.stop()
+    await join_and_leave(servers.kafka, group, [INVITATIONS_COMMANDS])
 
 
 @pytest.mark.parametrize("harness", [{"invites_per_account_per_hour": 3}], indirect=True)
