@@ -28,7 +28,7 @@ from services.access_control.visibility import MemberFacts
 from services.runtime.clock import Clock
 
 KEPT = timedelta(minutes=1)
-MAX_MEMBERS = 100_000  # members held across accounts (about 200 bytes each)
+MAX_MEMBERS = 50_000  # members held across accounts: about 800 bytes each, 40 MB at most
 
 
 @dataclass
