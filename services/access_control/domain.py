@@ -34,8 +34,7 @@ class MemberAccess:
         )
 
     def as_team_member(self) -> TeamMember:
-        roles = frozenset(Role(r) for r in self.roles)
-        return TeamMember(self.member_id, roles, self.status == "active")
+        return team_member(self.facts)
 
 
 def team_member(member: MemberFacts) -> TeamMember:
