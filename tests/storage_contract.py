@@ -322,8 +322,44 @@ class StorageContract:
             "cmd-1",
             "corr-1",
         )
+        await uow.outbox.drain(patience=5)  # the clear runs after the commit returned
         doc = await notes.collection.get("n1") or {}
         assert doc["outbox"] == [] and doc["handled_commands"] == ["cmd-1"]
+
+    async def test_a_document_read_before_its_outbox_was_cleared_is_written_over_that_clear(
+        self, storage: Storage
+    ) -> None:
+        """The clear of a commit's outbox runs after the commit returned. A later command of
+        this process that read the document before the clear landed writes without a conflict
+        and without publishing the first command's events again; a read older than a version
+        someone else wrote still conflicts."""
+        uow, notes, publisher = self.unit(storage)
+        as_written: list[Document] = []
+
+        async def keep(doc: Document) -> None:
+            as_written.append(doc)
+
+        uow.outbox.before_publish = keep
+        await uow.commit(await uow.load(notes, "n1"), Note("n1", "acct-1", "first"), [event(1)])
+        await uow.outbox.drain(patience=5)
+        read_before_the_clear = notes.stored(as_written[0])
+        assert read_before_the_clear.document is not None
+        assert read_before_the_clear.document["outbox"] != []  # the entry the clear removed
+        second = UnitOfWork(uow.outbox, "/test", "test.events", Cause("cmd-2", "acct-1", "c", "2"))
+        await second.commit(read_before_the_clear, Note("n1", "acct-1", "second"), [event(2)])
+        await uow.outbox.drain(patience=5)
+        emails = [m["data"]["email"] for m in publisher.messages("test.events")]
+        assert emails == ["n1@example.com", "n2@example.com"]
+        doc = await notes.collection.get("n1") or {}
+        assert (doc["text"], doc["outbox"], doc["handled_commands"]) == (
+            "second",
+            [],
+            ["cmd-1", "cmd-2"],
+        )
+        third = UnitOfWork(uow.outbox, "/test", "test.events", Cause("cmd-3", "acct-1", "c", "3"))
+        with pytest.raises(VersionConflict):  # versions were written since: decide again
+            await third.commit(read_before_the_clear, Note("n1", "acct-1", "third"), [event(3)])
+        assert ((await notes.collection.get("n1")) or {})["text"] == "second"
 
     async def test_a_redelivered_command_is_skipped_and_republishes_what_it_left(
         self, storage: Storage
@@ -360,6 +396,7 @@ class StorageContract:
         fresh, _, fresh_publisher = self.unit(storage, "cmd-2")
         created = await fresh.commit(fresh.assume_new(notes), Note("n2", "acct-1", "y"), [event(2)])
         assert created.state == Note("n2", "acct-1", "y") and created.version == 2  # cleared
+        await fresh.outbox.drain(patience=5)  # else "another process" sees n2's outbox, too
         assert len(fresh_publisher.records) == 1
         other, _, other_publisher = self.unit(storage, "cmd-3")
         with pytest.raises(AlreadyApplied):  # a key another message created: not overwritten

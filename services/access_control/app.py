@@ -28,7 +28,10 @@ def wire(runtime: Runtime, settings: AccessControlSettings) -> AccessControlServ
     runtime.outbox.local[HISTORY_TOPIC] = store.history.write
     runtime.startup.append(store.history.upgrade)  # after the indexes: see History.upgrade
     handlers = AccessHandlers(store, runtime.clock, settings.projection_grace_seconds)
-    runtime.on_reassignment.append(handlers.members.forget_all)  # kept for owned accounts only
+    # kept for owned accounts only
+    runtime.on_reassignment.extend(
+        [handlers.members.forget_all, store.kept_members.forget_all, store.kept_clients.forget_all]
+    )
     # Commands and membership events of one account arrive on two topics, and their diffs are
     # computed from each other's facts: they must take turns per account. In this process the
     # dispatch makes them; across instances, one consumer reads both topics co-partitioned, so

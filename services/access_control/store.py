@@ -16,6 +16,7 @@ from services.access_control.visibility import (
 )
 from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
+from services.runtime.kept_documents import KeptDocuments
 from services.runtime.service import Runtime
 from services.runtime.unit_of_work import Repository, field_values
 
@@ -71,14 +72,17 @@ class ClientCodec:
 
 class AccessStore:
     def __init__(self, runtime: Runtime) -> None:
+        # the members and clients this instance wrote: their next change need not read them
+        self.kept_members, self.kept_clients = KeptDocuments(), KeptDocuments()
         self.members = Repository(
-            runtime.collection("members", Index(("account_id",))), MemberCodec()
+            runtime.collection("members", Index(("account_id",))), MemberCodec(), self.kept_members
         )
         self.clients = Repository(
             runtime.collection(
                 "clients", Index(("account_id", "client_id")), Index(("account_id", "tags"))
             ),
             ClientCodec(),
+            self.kept_clients,
         )
         self.history = History(runtime.collection(COLLECTION, *INDEXES, outbox=False))
         self._counts = KeptCounts(runtime.clock, COUNTS_KEPT)

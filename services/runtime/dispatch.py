@@ -14,6 +14,7 @@ from services.runtime.events import Cause
 from services.runtime.inbound import Parsed
 from services.runtime.keyed_locks import KeyedLocks
 from services.runtime.projection import ProjectionBehind, account_turn
+from services.runtime.rules import Refusal
 from services.runtime.unit_of_work import AlreadyApplied, UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=MessageData)
@@ -76,7 +77,22 @@ class Dispatch:
             await asyncio.sleep(TURN_RETRY_SECONDS)
 
     async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
+        uow = self.unit_of_work(Cause.of(message.envelope))
         try:
-            await handler(message, self.unit_of_work(Cause.of(message.envelope)))
+            await handler(message, uow)
+        except AlreadyApplied:
+            return
+        except Refusal:
+            if not uow.forget_unconfirmed():
+                raise
+        else:
+            if not uow.forget_unconfirmed():
+                return
+        # Decided from a document kept in memory without writing it (see `kept_documents`):
+        # only a write confirms what was kept, so decide again from the database.
+        again = self.unit_of_work(Cause.of(message.envelope))
+        again.use_kept = False
+        try:
+            await handler(message, again)
         except AlreadyApplied:
             return

@@ -1,8 +1,12 @@
 """Transactional outbox inside the aggregate's document, and the relay that empties it.
 
 A handler writes its state change and the events it causes in ONE document write
-(`outbox: [entry, ...]`), then publishes them and clears the outbox. The relay publishes,
-with the same event ids, what is left:
+(`outbox: [entry, ...]`), then publishes them and clears the outbox. The clear runs after the
+handler has returned: the change and its events are durable and published by then, so it is
+bookkeeping. A later write of the document read before that clear landed expects the version
+the clear left (`version_after_own_clear`).
+
+The relay publishes, with the same event ids, what is left:
 
 - what this process wrote and could not publish (a broker outage): it keeps those documents'
   ids (`owed`) and tries them again every `OUTBOX_SWEEP_SECONDS`, reading only them;
@@ -39,6 +43,9 @@ Render = Callable[[Collection, Document, Document], Awaitable[bytes]]
 Key = tuple[str, str]
 # Writes local entries; must be idempotent on each entry's id (a flush may repeat).
 LocalSink = Callable[[list[Document]], Awaitable[None]]
+# Clears left running after their flush returned, at most; past it a flush clears before it
+# returns (a database slower than the handlers makes them wait instead of piling up tasks).
+MAX_CLEARS_UNDER_WAY = 1_000
 
 
 def outbox_entry(topic: str, event: CloudEvent[Any]) -> Document:
@@ -75,10 +82,37 @@ class Outbox:
         # written: documents whose flush in this process failed (or a full sweep's failed)
         self._owed: dict[Key, tuple[Collection, datetime]] = {}
         self._full_sweep_wanted = False
+        # (collection, _id) -> a clear of its outbox under way, and the version this process
+        # last cleared (the clear wrote version + 1)
+        self._clearing: dict[Key, asyncio.Task[None]] = {}
+        self._cleared: OrderedDict[Key, int] = OrderedDict()
 
-    async def flush(self, collection: Collection, doc: Document) -> Document | None:
+    async def version_after_own_clear(self, collection: Collection, _id: str, version: int) -> int:
+        """The version a write of the document read at `version` must expect: `version`, or
+        the one after it when this process cleared that version's outbox (waiting for a clear
+        under way to end first)."""
+        key = (collection.name, _id)
+        clearing = self._clearing.get(key)
+        if clearing is not None:
+            await asyncio.shield(clearing)
+        if self._cleared.get(key) != version:
+            return version
+        del self._cleared[key]  # once: the write that uses it makes a newer version
+        return version + 1
+
+    async def drain(self, patience: float) -> None:
+        """Wait up to `patience` seconds for the clears under way (a stop; what is left
+        uncleared is published again, with the same ids, by whoever sweeps it next)."""
+        if self._clearing:
+            await asyncio.wait(list(self._clearing.values()), timeout=patience)
+
+    async def flush(
+        self, collection: Collection, doc: Document, *, clear_later: bool = False
+    ) -> Document | None:
         """Publish the document's outbox, then clear it if nobody wrote in between; returns the
-        document as this process last saw it (None: deleted meanwhile).
+        document as this process last saw it (None: deleted meanwhile). `clear_later`: a
+        handler's flush returns once published, its clear left under way (see the module's
+        docstring).
 
         Flushes of one document are serialised in this process, and a version this process
         already flushed is not published again, so the relay and a redelivered command don't
@@ -89,7 +123,7 @@ class Outbox:
         key = (collection.name, str(doc["_id"]))
         async with self._locks.hold(key):
             try:
-                flushed = await self._flush_locked(collection, key, doc)
+                flushed = await self._flush_locked(collection, key, doc, clear_later)
             except BaseException:  # a failed publish or a cancellation: the relay tries again
                 self._owe(key, collection, doc)
                 raise
@@ -115,12 +149,16 @@ class Outbox:
         return len(self._owed), oldest
 
     async def _flush_locked(
-        self, collection: Collection, key: Key, doc: Document
+        self, collection: Collection, key: Key, doc: Document, clear_later: bool = False
     ) -> Document | None:
+        clearing = self._clearing.get(key)
+        if clearing is not None:
+            await asyncio.shield(clearing)
         for _ in range(5):
             entries = doc.get("outbox") or []
             if not entries or doc["version"] <= self._flushed.get(key, 0):
                 return doc  # this process published that version (or a later one) already
+            self._cleared.pop(key, None)  # a newer version is being flushed
             if self.before_publish is not None:
                 await self.before_publish(doc)
             records = [
@@ -154,9 +192,10 @@ class Outbox:
                     },
                 )
             self._remember_flushed(key, doc["version"])
-            cleared = await collection.set_fields(doc["_id"], doc["version"], {"outbox": []})
-            if cleared:
-                self._remember_flushed(key, doc["version"] + 1)
+            if clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY:
+                self._clear_later(collection, key, doc)
+                return {**doc, "outbox": [], "version": doc["version"] + 1}
+            if await self._clear(collection, key, doc):
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
             # Someone wrote in between: their write kept our entries; go again (same ids).
             fresh = await collection.get(doc["_id"])
@@ -164,6 +203,42 @@ class Outbox:
                 return None
             doc = fresh
         return doc
+
+    async def _clear(self, collection: Collection, key: Key, doc: Document) -> bool:
+        cleared = await collection.set_fields(doc["_id"], doc["version"], {"outbox": []})
+        if cleared:
+            self._remember_flushed(key, doc["version"] + 1)
+            self._cleared[key] = doc["version"]
+            self._cleared.move_to_end(key)
+            while len(self._cleared) > 10_000:
+                self._cleared.popitem(last=False)
+        return cleared
+
+    def published_here(self, collection: Collection, doc: Document) -> bool:
+        """Whether this process published the outbox of the document at its version (its
+        clear may not have landed yet)."""
+        if not doc or not doc.get("outbox"):
+            return False
+        return bool(doc["version"] <= self._flushed.get((collection.name, str(doc["_id"])), 0))
+
+    def _clear_later(self, collection: Collection, key: Key, doc: Document) -> None:
+        """Clear the published outbox once this flush has returned. If someone wrote in
+        between, their write kept the entries and their flush publishes them again (same ids);
+        if the clear fails, the relay publishes them again (same ids) and clears them."""
+
+        async def clear() -> None:
+            try:
+                await self._clear(collection, key, doc)
+            except Exception:
+                log.warning("outbox clear failed; the relay will clear it", exc_info=True)
+                self._flushed.pop(key, None)
+                self._owe(key, collection, doc)
+            finally:
+                if self._clearing.get(key) is task:
+                    del self._clearing[key]
+
+        task = asyncio.get_running_loop().create_task(clear())
+        self._clearing[key] = task
 
     async def republish(self, entry: Document) -> None:
         """Publish a remembered outcome again, with its id (a redelivered command's answer)."""

@@ -221,6 +221,7 @@ class Runtime:
         broker closes them); then the background loops, cancelled until they end (one
         cancellation can be lost: see `cancellation.py`)."""
         await asyncio.gather(*(subscription.stop() for subscription in self.subscriptions))
+        await self.outbox.drain(patience=BACKGROUND_STOP_SECONDS)
         left = await cancel_until_done(self._tasks, patience=BACKGROUND_STOP_SECONDS)
         if left:
             log.error("%d background tasks did not stop; leaving them", len(left))

@@ -30,6 +30,7 @@ from services.runtime.collection import (
     VersionConflict,
 )
 from services.runtime.events import Cause, caused_by
+from services.runtime.kept_documents import KeptDocuments
 from services.runtime.outbox import Outbox, outbox_entry
 from services.runtime.rules import Emit, Event, Refusal, Removed
 
@@ -86,11 +87,15 @@ class Stored(Generic[S]):
 
 
 class Repository(Generic[S]):
-    """Typed access to one collection of aggregates."""
+    """Typed access to one collection of aggregates. `kept`: the documents this process wrote
+    are kept, and a unit of work's `load` takes them from there (see `kept_documents`)."""
 
-    def __init__(self, collection: Collection, codec: Codec[S]) -> None:
+    def __init__(
+        self, collection: Collection, codec: Codec[S], kept: KeptDocuments | None = None
+    ) -> None:
         self.collection = collection
         self.codec = codec
+        self.kept = kept
 
     def stored(self, doc: Document | None) -> Stored[S]:
         return Stored(self, None if doc is None else self.codec.decode(doc), doc)
@@ -133,9 +138,26 @@ class UnitOfWork:
         self.source = source
         self.events_topic = events_topic
         self.cause = cause
+        self.use_kept = True  # False: every load reads the database
+        # documents loaded from memory that no write of this unit has confirmed yet
+        self._unconfirmed: dict[tuple[int, str], KeptDocuments] = {}
 
     async def load(self, repository: Repository[S], key: str) -> Stored[S]:
-        return await self._unless_applied(await repository.load(key))
+        kept = repository.kept
+        doc = kept.get(key) if kept is not None and self.use_kept else None
+        if kept is None or doc is None:
+            return await self._unless_applied(await repository.load(key))
+        self._unconfirmed[(id(kept), key)] = kept
+        return await self._unless_applied(repository.stored(doc))
+
+    def forget_unconfirmed(self) -> bool:
+        """Forget the kept documents this unit decided from without writing them; whether
+        there were any (then the message must be decided again from the database)."""
+        for (_, key), kept in self._unconfirmed.items():
+            kept.forget(key)
+        unconfirmed = bool(self._unconfirmed)
+        self._unconfirmed.clear()
+        return unconfirmed
 
     async def load_where(self, repository: Repository[S], where: Filter) -> Stored[S]:
         return await self._unless_applied(await repository.load_where(where))
@@ -166,7 +188,8 @@ class UnitOfWork:
         published again with the same id (a gateway that missed it sees it; consumers that
         saw it drop it by id)."""
         document = stored.document or {}
-        unpublished = {entry["id"] for entry in document.get("outbox", [])}
+        published = self.outbox.published_here(stored.repository.collection, document)
+        unpublished = set() if published else {entry["id"] for entry in document.get("outbox", [])}
         await self.publish(stored)
         outcomes = document.get("outcomes", [])
         entry = next((o for o in outcomes if o.get("cause") == self.cause.id), None)
@@ -194,18 +217,27 @@ class UnitOfWork:
         if state is None or (new is None and not events):
             return await self.publish(stored)
         doc = self._document(stored, state, events, remember)
+        key = str(doc["_id"])
+        kept = repository.kept
         try:
             written = await self._write(stored, doc)
         except UniqueViolation:
             if on_unique is None:
                 raise
             raise on_unique from None
-        if not written:
+        finally:
+            if kept is not None:  # kept again below if all goes well
+                kept.forget(key)
+                self._unconfirmed.pop((id(kept), key), None)
+        if written is None:
             if stored.assumed_new:
-                await self._answer_again(await repository.load(str(doc["_id"])))
-                raise AlreadyApplied(str(doc["_id"]))
-            raise VersionConflict(str(doc["_id"]))
-        return repository.stored(await self.outbox.flush(repository.collection, doc))
+                await self._answer_again(await repository.load(key))
+                raise AlreadyApplied(key)
+            raise VersionConflict(key)
+        flushed = await self.outbox.flush(repository.collection, written, clear_later=True)
+        if kept is not None and flushed is not None:
+            kept.keep(key, flushed)
+        return repository.stored(flushed)
 
     async def publish(self, stored: Stored[S]) -> Stored[S]:
         """Publish whatever an earlier write left in the aggregate's outbox."""
@@ -238,16 +270,28 @@ class UnitOfWork:
         doc["version"] = stored.version + 1
         return doc
 
-    @staticmethod
-    async def _write(stored: Stored[S], doc: Document) -> bool:
+    async def _write(self, stored: Stored[S], doc: Document) -> Document | None:
+        """The document as written, or None when the compare-and-set found another version."""
         collection = stored.repository.collection
         if stored.document is None:
-            return await collection.insert(doc)
-        return await collection.replace(doc, stored.version)
+            return doc if await collection.insert(doc) else None
+        # The document may have been read before this process's clear of its outbox landed:
+        # that clear changed nothing else, so write over it, without the entries it cleared.
+        expected = await self.outbox.version_after_own_clear(
+            collection, str(doc["_id"]), stored.version
+        )
+        if expected != stored.version:
+            published = {entry["id"] for entry in stored.document.get("outbox", [])}
+            outbox = [entry for entry in doc["outbox"] if entry["id"] not in published]
+            doc = {**doc, "outbox": outbox, "version": expected + 1}
+        return doc if await collection.replace(doc, expected) else None
 
     async def _remove(self, stored: Stored[S]) -> None:
         if stored.document is None:
             return
+        kept = stored.repository.kept
+        if kept is not None:
+            kept.forget(str(stored.document["_id"]))
         await self.publish(stored)  # what it still owes the world goes out first
         collection = stored.repository.collection
         fresh = await collection.get(stored.document["_id"])

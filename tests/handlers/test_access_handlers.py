@@ -243,6 +243,61 @@ async def test_a_client_change_after_a_member_change_failed_midway_sees_the_memb
     assert view(access) == await recompute(access.service.store, "acct-1")
 
 
+async def written_elsewhere(access: Access, client_id: str, **fields: Any) -> None:
+    """Another instance's write of the client (this one lost the account, then got it back
+    without a change of partitions it saw): the stored document moves on."""
+    await access.service.runtime.outbox.drain(patience=5)
+    collection = access.service.store.clients.collection
+    doc = await access.service.store.client("acct-1", client_id)
+    assert doc is not None
+    moved = {**doc, **fields, "outbox": [], "version": doc["version"] + 1}
+    assert await collection.replace(moved, doc["version"])
+
+
+async def test_a_client_written_elsewhere_since_it_was_kept_is_decided_from_the_database(
+    access: Access,
+) -> None:
+    """A client's change starts from the client as this instance last wrote it, without a
+    read. If it is no longer the stored one, the compare-and-set write fails and the change
+    is decided again from the stored client."""
+    await joined(access, "ann", ["practitioner"])
+    await access.send("SetMemberSecurityTags", {"member_id": "ann", "security_tags": ["kids"]})
+    await access.send("RegisterClient", {"client_id": "c1", "security_tags": ["sport"]})
+    assert access.service.store.kept_clients.get("acct-1|c1") is not None
+    await written_elsewhere(access, "c1", security_tags=["kids"], tags=["kids"])
+    retag = await access.send(
+        "SetClientSecurityTags", {"client_id": "c1", "security_tags": ["art"]}
+    )
+    assert changes(access, retag) == [("ann", [], ["c1"])]  # from kids, as stored: not sport
+    assert (await access.service.store.client("acct-1", "c1") or {})["tags"] == ["art"]
+
+
+async def test_a_refusal_from_a_kept_client_is_decided_again_from_the_database(
+    access: Access,
+) -> None:
+    """A kept client decides an outcome only through a write that lands: the kept client says
+    removed, the stored one was registered again elsewhere, so the change applies."""
+    await access.send("RegisterClient", {"client_id": "c1"})
+    await access.send("RemoveClient", {"client_id": "c1"})
+    await written_elsewhere(access, "c1", removed=False, security_tags=["kids"], tags=["kids"])
+    retag = await access.send(
+        "SetClientSecurityTags", {"client_id": "c1", "security_tags": ["art"]}
+    )
+    assert access.types(retag)[0] == "ClientSecurityTagsSet"
+    assert (await access.service.store.client("acct-1", "c1") or {})["tags"] == ["art"]
+
+
+async def test_a_change_of_partitions_forgets_the_kept_members_and_clients(
+    access: Access,
+) -> None:
+    await access.send("RegisterClient", {"client_id": "c1"})
+    store = access.service.store
+    assert (len(store.kept_members), len(store.kept_clients)) == (1, 1)  # owner-1 joined
+    for hook in access.service.runtime.on_reassignment:  # what the consumers call on a rebalance
+        hook()
+    assert (len(store.kept_members), len(store.kept_clients)) == (0, 0)
+
+
 async def test_a_command_whose_actor_is_joining_leaves_the_account_its_turn_meanwhile() -> None:
     """The command arrives a moment before the MemberJoined that makes its actor known (another
     topic, same account). Waiting inside the account's turn, it would keep that event from

@@ -115,6 +115,7 @@ async def test_invite_publishes_the_public_event_and_the_private_link(
     [link] = invitations.caused_by(command, INVITATIONS_LINKS)
     token = link["data"]["accept_token"]
     assert len(token) >= 43 and link["data"]["resend_count"] == 0
+    await invitations.service.runtime.outbox.drain(patience=5)  # the clear follows the commit
     stored = await invitations.service.store.document(data["invitation_id"])
     assert stored is not None and stored["outbox"] == []
     dump = json.dumps(stored, default=str)

@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
 
 from contracts.messages import InvitationExpired
+from services.runtime import outbox as outbox_module
 from services.runtime.collection import Collection
 from services.runtime.memory_collection import MemoryStorage
 from services.runtime.outbox import Outbox
@@ -78,3 +82,82 @@ async def test_a_service_asks_its_relay_for_a_full_sweep_when_partitions_change_
         for hook in runtime.on_reassignment:  # what the consumers call on a rebalance
             hook()
         assert await published(runtime.publisher) == ["meanwhile@example.com"]
+
+
+class ClearRefusedOnce:
+    """A collection whose first outbox clear fails (the database went away for a moment)."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+        self.refused = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.collection, name)
+
+    async def set_fields(self, key: str, expected_version: int, fields: dict[str, object]) -> bool:
+        if not self.refused:
+            self.refused = True
+            raise ConnectionError("database unreachable")
+        return await self.collection.set_fields(key, expected_version, fields)
+
+
+async def commit_note(outbox: Outbox, notes: Repository[Note], note: str) -> None:
+    uow = UnitOfWork(outbox, "/test", "test.events", Cause(note, "acct-1", note, note))
+    expired = InvitationExpired(
+        invitation_id="00000000-0000-4000-8000-000000000001", email=f"{note}@example.com"
+    )
+    await uow.commit(await uow.load(notes, note), Note(note, "acct-1", "x"), [expired])
+
+
+async def test_a_clear_that_fails_after_the_commit_returned_is_the_relays_to_finish() -> None:
+    """The handler's commit has returned, published; its clear fails later. The document is
+    owed: the relay publishes its events again (same ids, which consumers drop) and clears it."""
+    storage = MemoryStorage()
+    flaky = ClearRefusedOnce(storage.collection("notes"))
+    notes = Repository(cast(Collection, flaky), NoteCodec())
+    publisher = MemoryPublisher()
+    outbox = Outbox(publisher)
+    await commit_note(outbox, notes, "ann")
+    await outbox.drain(patience=5)
+    assert flaky.refused and outbox.backlog()[0] == 1
+    assert (await storage.collection("notes").get("ann") or {})["outbox"] != []
+
+    assert await outbox.sweep_owed() == 1
+    ids = [m["id"] for m in publisher.messages("test.events")]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    assert (await storage.collection("notes").get("ann") or {})["outbox"] == []
+    assert outbox.backlog() == (0, None)
+
+
+async def test_past_the_bound_of_clears_under_way_a_commit_clears_before_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database slower than the handlers makes them wait instead of piling up clears."""
+    storage = MemoryStorage()
+    slow = ClearHeld(storage.collection("notes"), "later")
+    notes = Repository(cast(Collection, slow), NoteCodec())
+    outbox = Outbox(MemoryPublisher())
+    monkeypatch.setattr(outbox_module, "MAX_CLEARS_UNDER_WAY", 1)
+    await commit_note(outbox, notes, "later")  # its clear waits
+    await commit_note(outbox, notes, "now")  # one clear is under way already
+    assert (await storage.collection("notes").get("now") or {})["outbox"] == []
+    assert (await storage.collection("notes").get("later") or {})["outbox"] != []
+    slow.release.set()
+    await outbox.drain(patience=5)
+    assert (await storage.collection("notes").get("later") or {})["outbox"] == []
+
+
+class ClearHeld:
+    """A collection whose outbox clear of one document waits until released."""
+
+    def __init__(self, collection: Collection, held: str) -> None:
+        self.collection, self.held = collection, held
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.collection, name)
+
+    async def set_fields(self, key: str, expected_version: int, fields: dict[str, object]) -> bool:
+        if key == self.held:
+            await self.release.wait()
+        return await self.collection.set_fields(key, expected_version, fields)
