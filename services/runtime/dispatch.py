@@ -77,22 +77,18 @@ class Dispatch:
             await asyncio.sleep(TURN_RETRY_SECONDS)
 
     async def _run(self, handler: Handler[Any], message: Message[Any]) -> None:
-        uow = self.unit_of_work(Cause.of(message.envelope))
-        try:
-            await handler(message, uow)
-        except AlreadyApplied:
-            return
-        except Refusal:
-            if not uow.forget_unconfirmed():
-                raise
-        else:
-            if not uow.forget_unconfirmed():
+        # A decision from a document kept in memory that wrote nothing (see `kept_documents`)
+        # is made again from the database: only a write confirms what was kept.
+        for use_kept in (True, False):
+            uow = self.unit_of_work(Cause.of(message.envelope))
+            uow.use_kept = use_kept
+            try:
+                await handler(message, uow)
+            except AlreadyApplied:
                 return
-        # Decided from a document kept in memory without writing it (see `kept_documents`):
-        # only a write confirms what was kept, so decide again from the database.
-        again = self.unit_of_work(Cause.of(message.envelope))
-        again.use_kept = False
-        try:
-            await handler(message, again)
-        except AlreadyApplied:
-            return
+            except Refusal:
+                if not uow.forget_unconfirmed():
+                    raise
+            else:
+                if not uow.forget_unconfirmed():
+                    return

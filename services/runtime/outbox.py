@@ -92,9 +92,7 @@ class Outbox:
         the one after it when this process cleared that version's outbox (waiting for a clear
         under way to end first)."""
         key = (collection.name, _id)
-        clearing = self._clearing.get(key)
-        if clearing is not None:
-            await asyncio.shield(clearing)
+        await self._clear_ended(key)
         if self._cleared.get(key) != version:
             return version
         del self._cleared[key]  # once: the write that uses it makes a newer version
@@ -139,7 +137,7 @@ class Outbox:
 
     def _settle(self, key: Key, doc: Document | None) -> None:
         """Forget `key` unless `doc` still holds events this process has not published."""
-        if doc is None or not doc.get("outbox") or doc["version"] <= self._flushed.get(key, 0):
+        if doc is None or not doc.get("outbox") or self._published(key, doc):
             self._owed.pop(key, None)
 
     def backlog(self) -> tuple[int, datetime | None]:
@@ -151,12 +149,10 @@ class Outbox:
     async def _flush_locked(
         self, collection: Collection, key: Key, doc: Document, clear_later: bool = False
     ) -> Document | None:
-        clearing = self._clearing.get(key)
-        if clearing is not None:
-            await asyncio.shield(clearing)
+        await self._clear_ended(key)
         for _ in range(5):
             entries = doc.get("outbox") or []
-            if not entries or doc["version"] <= self._flushed.get(key, 0):
+            if not entries or self._published(key, doc):
                 return doc  # this process published that version (or a later one) already
             self._cleared.pop(key, None)  # a newer version is being flushed
             if self.before_publish is not None:
@@ -191,7 +187,7 @@ class Outbox:
                         "topic": entry["topic"],
                     },
                 )
-            self._remember_flushed(key, doc["version"])
+            _remember(self._flushed, key, doc["version"])
             if clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY:
                 self._clear_later(collection, key, doc)
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
@@ -207,19 +203,27 @@ class Outbox:
     async def _clear(self, collection: Collection, key: Key, doc: Document) -> bool:
         cleared = await collection.set_fields(doc["_id"], doc["version"], {"outbox": []})
         if cleared:
-            self._remember_flushed(key, doc["version"] + 1)
-            self._cleared[key] = doc["version"]
-            self._cleared.move_to_end(key)
-            while len(self._cleared) > 10_000:
-                self._cleared.popitem(last=False)
+            _remember(self._flushed, key, doc["version"] + 1)
+            _remember(self._cleared, key, doc["version"])
         return cleared
+
+    async def _clear_ended(self, key: Key) -> None:
+        """Wait for the document's clear under way, if any (it goes on if this waiter is
+        cancelled)."""
+        clearing = self._clearing.get(key)
+        if clearing is not None:
+            await asyncio.shield(clearing)
+
+    def _published(self, key: Key, doc: Document) -> bool:
+        """This process published (or cleared) the document's version or a later one."""
+        return bool(doc["version"] <= self._flushed.get(key, 0))
 
     def published_here(self, collection: Collection, doc: Document) -> bool:
         """Whether this process published the outbox of the document at its version (its
         clear may not have landed yet)."""
         if not doc or not doc.get("outbox"):
             return False
-        return bool(doc["version"] <= self._flushed.get((collection.name, str(doc["_id"])), 0))
+        return self._published((collection.name, str(doc["_id"])), doc)
 
     def _clear_later(self, collection: Collection, key: Key, doc: Document) -> None:
         """Clear the published outbox once this flush has returned. If someone wrote in
@@ -246,12 +250,6 @@ class Outbox:
         await self.publisher.publish(
             [Record(entry["topic"], key, entry["value"].encode(), entry.get("correlationid"))]
         )
-
-    def _remember_flushed(self, key: Key, version: int) -> None:
-        self._flushed[key] = version
-        self._flushed.move_to_end(key)
-        while len(self._flushed) > 10_000:
-            self._flushed.popitem(last=False)
 
     async def sweep(self, collections: Iterable[Collection]) -> int:
         """Publish every outbox in `collections`, whoever left it (a full sweep: reads every
@@ -302,3 +300,11 @@ class Outbox:
             except Exception:
                 log.exception("outbox sweep failed; will retry")
             await asyncio.sleep(interval)
+
+
+def _remember(versions: OrderedDict[Key, int], key: Key, version: int) -> None:
+    """Note a document's version, keeping the 10,000 most recently noted documents."""
+    versions[key] = version
+    versions.move_to_end(key)
+    while len(versions) > 10_000:
+        versions.popitem(last=False)
