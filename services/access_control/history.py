@@ -1,7 +1,10 @@
 """access_control's record of its own decisions: every grant and revoke, with when, the cause
 (event id and type), the actor and the reason. Records travel in the aggregate's outbox like the
 events they describe and are written to the `access_history` collection by the relay, so a
-decision and its record are never apart (idempotent on the record's id).
+decision and its record are never apart (idempotent on the record's id). A handler's answer does
+not wait for its record: it is written alongside the publish, and the outbox is cleared once it
+is (a record naming 400 clients costs DocumentDB several milliseconds of index updates). The
+readers here wait for the records this process is still writing.
 
 One stored record holds the entries (one member's grants and revokes) of one decision, up to
 `RECORD_IDS` client ids, with the members and clients it names in two indexed lists: on
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,8 +160,12 @@ def _names(entries: list[Document]) -> Document:
 
 
 class History:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, written: Callable[[], Awaitable[None]]) -> None:
+        """`written`: waits for the records this process is still writing (its outbox's local
+        entries land after the decision's events are published), so that an answer includes
+        every decision this process has published."""
         self.collection = collection
+        self._written = written
 
     async def write(self, entries: list[Document]) -> None:
         """The outbox's local sink: a repeated flush finds the records there already."""
@@ -169,6 +176,7 @@ class History:
     ) -> list[Document]:
         """The member's entries, oldest first, each with its record's cause, actor and time."""
         where: Document = {"account_id": account_id, "members": member_id, **_between(since, until)}
+        await self._written()
         return [
             {**_about(doc), **entry}
             for doc in sorted(await self.collection.find(where), key=_order)
@@ -181,6 +189,7 @@ class History:
     ) -> list[Document]:
         """One entry per grant or revoke of this client, oldest first."""
         where: Document = {"account_id": account_id, "clients": client_id, **_between(since, until)}
+        await self._written()
         return [
             {
                 **_about(doc),

@@ -84,7 +84,9 @@ class AccessStore:
             ClientCodec(),
             self.kept_clients,
         )
-        self.history = History(runtime.collection(COLLECTION, *INDEXES, outbox=False))
+        self.history = History(
+            runtime.collection(COLLECTION, *INDEXES, outbox=False), runtime.outbox.local_written
+        )
         self._counts = KeptCounts(runtime.clock, COUNTS_KEPT)
 
     async def member(self, account_id: str, member_id: str) -> Document | None:

@@ -4,7 +4,10 @@ A handler writes its state change and the events it causes in ONE document write
 (`outbox: [entry, ...]`), then publishes them and clears the outbox. The clear runs after the
 handler has returned: the change and its events are durable and published by then, so it is
 bookkeeping. A later write of the document read before that clear landed expects the version
-the clear left (`version_after_own_clear`).
+the clear left (`version_after_own_clear`). Local entries (`Outbox.local`: a record the service
+keeps of its decisions in its own database) are written alongside the publish; a handler's
+flush returns without waiting for them, and the clear waits for them (`local_written` lets
+their readers wait for them too).
 
 The relay publishes, with the same event ids, what is left:
 
@@ -86,6 +89,8 @@ class Outbox:
         # last cleared (the clear wrote version + 1)
         self._clearing: dict[Key, asyncio.Task[None]] = {}
         self._cleared: OrderedDict[Key, int] = OrderedDict()
+        # local entries being written (a handler's flush returns without waiting for them)
+        self._local_under_way: set[asyncio.Task[None]] = set()
 
     async def version_after_own_clear(self, collection: Collection, _id: str, version: int) -> int:
         """The version a write of the document read at `version` must expect: `version`, or
@@ -99,10 +104,18 @@ class Outbox:
         return version + 1
 
     async def drain(self, patience: float) -> None:
-        """Wait up to `patience` seconds for the clears under way (a stop; what is left
-        uncleared is published again, with the same ids, by whoever sweeps it next)."""
-        if self._clearing:
-            await asyncio.wait(list(self._clearing.values()), timeout=patience)
+        """Wait up to `patience` seconds for the clears and local writes under way (a stop;
+        what is left uncleared is published again, with the same ids, by whoever sweeps it
+        next)."""
+        under_way = [*self._clearing.values(), *self._local_under_way]
+        if under_way:
+            await asyncio.wait(under_way, timeout=patience)
+
+    async def local_written(self) -> None:
+        """Wait for the local entries this process is still writing, so that a reader of them
+        sees every decision this process has published (their failures are the relay's)."""
+        if self._local_under_way:
+            await asyncio.wait(list(self._local_under_way))
 
     async def flush(
         self, collection: Collection, doc: Document, *, clear_later: bool = False
@@ -167,13 +180,13 @@ class Outbox:
                 for entry in entries
                 if entry["topic"] not in self.local
             ]
-            writes = [
-                sink(local)
-                for topic, sink in self.local.items()
-                if (local := [entry for entry in entries if entry["topic"] == topic])
-            ]
-            # the local records and the Kafka publish don't depend on each other: at once
-            await asyncio.gather(*writes, self.publisher.publish(records))
+            later = clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY
+            # the local entries and the Kafka publish don't depend on each other: at once
+            local_written = self._write_local(entries)
+            if later:
+                await self.publisher.publish(records)
+            else:
+                await asyncio.gather(local_written, self.publisher.publish(records))
             for entry in entries:
                 if entry["topic"] in self.local:
                     continue
@@ -188,8 +201,8 @@ class Outbox:
                     },
                 )
             _remember(self._flushed, key, doc["version"])
-            if clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY:
-                self._clear_later(collection, key, doc)
+            if later:
+                self._clear_later(collection, key, doc, local_written)
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
             if await self._clear(collection, key, doc):
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
@@ -225,16 +238,50 @@ class Outbox:
             return False
         return self._published((collection.name, str(doc["_id"])), doc)
 
-    def _clear_later(self, collection: Collection, key: Key, doc: Document) -> None:
-        """Clear the published outbox once this flush has returned. If someone wrote in
-        between, their write kept the entries and their flush publishes them again (same ids);
-        if the clear fails, the relay publishes them again (same ids) and clears them."""
+    def _write_local(self, entries: list[Document]) -> asyncio.Future[None]:
+        """Start writing the entries for `Outbox.local`'s topics. The write goes on whatever
+        happens to the publish beside it: the decision it records is durable already."""
+        writes = [
+            sink(local)
+            for topic, sink in self.local.items()
+            if (local := [entry for entry in entries if entry["topic"] == topic])
+        ]
+        loop = asyncio.get_running_loop()
+        if not writes:
+            nothing: asyncio.Future[None] = loop.create_future()
+            nothing.set_result(None)
+            return nothing
+
+        async def write() -> None:
+            await asyncio.gather(*writes)
+
+        task = loop.create_task(write())
+        self._local_under_way.add(task)
+        task.add_done_callback(self._local_ended)
+        return task
+
+    def _local_ended(self, task: asyncio.Task[None]) -> None:
+        self._local_under_way.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved; a failure leaves the outbox uncleared for the relay
+
+    def _clear_later(
+        self, collection: Collection, key: Key, doc: Document, local_written: Awaitable[None]
+    ) -> None:
+        """Clear the published outbox once this flush has returned and its local entries are
+        written. If someone wrote in between, their write kept the entries and their flush
+        publishes them again (same ids); if the local write or the clear fails, the relay
+        publishes and writes them again (same ids) and clears them."""
 
         async def clear() -> None:
             try:
+                await local_written
                 await self._clear(collection, key, doc)
             except Exception:
-                log.warning("outbox clear failed; the relay will clear it", exc_info=True)
+                log.warning(
+                    "outbox: local entries' write or clear failed; the relay will finish it",
+                    exc_info=True,
+                )
                 self._flushed.pop(key, None)
                 self._owe(key, collection, doc)
             finally:

@@ -4,6 +4,7 @@ streamed matrix; and property tests tying every answer to the one visibility rul
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -144,6 +145,41 @@ async def test_history_names_time_cause_actor_and_reason(clinic: Access) -> None
     assert now.json()["clients"] == []
     bad = await http(clinic, "GET", "/accounts/acct-1/members/bob/visible-clients?as_of=yesterday")
     assert bad.status_code == 400
+
+
+class RecordsHeld:
+    """The history collection, its writes held until released (a slow database)."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    async def insert_all(self, docs: list[Any]) -> None:
+        await self.release.wait()
+        await self.collection.insert_all(docs)
+
+
+async def test_history_waits_for_the_record_of_a_decision_already_published(
+    clinic: Access,
+) -> None:
+    """A change's answer does not wait for its history record; the history does."""
+    history = clinic.service.store.history
+    held = RecordsHeld(history.collection)
+    history.collection = held
+    retag = await clinic.send(
+        "SetClientSecurityTags", {"client_id": "kid-1", "security_tags": ["kids"]}
+    )
+    assert "ClientVisibilityChanged" in [e["type"] for e in clinic.caused_by(retag)]
+
+    asked = asyncio.create_task(http(clinic, "GET", "/accounts/acct-1/members/bob/history"))
+    await asyncio.sleep(0.05)
+    assert not asked.done()
+    held.release.set()
+    bob = (await asyncio.wait_for(asked, timeout=5)).json()["entries"]
+    assert [(e["granted"], e["revoked"]) for e in bob] == [(["kid-1"], []), ([], ["kid-1"])]
 
 
 async def test_the_matrix_streams_every_pair_with_its_reason(clinic: Access) -> None:
