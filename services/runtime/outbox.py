@@ -182,11 +182,11 @@ class Outbox:
             ]
             later = clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY
             # the local entries and the Kafka publish don't depend on each other: at once
-            local_written = self._write_local(entries)
+            records_written = self._write_local(entries)
             if later:
                 await self.publisher.publish(records)
             else:
-                await asyncio.gather(local_written, self.publisher.publish(records))
+                await asyncio.gather(records_written, self.publisher.publish(records))
             for entry in entries:
                 if entry["topic"] in self.local:
                     continue
@@ -202,7 +202,7 @@ class Outbox:
                 )
             _remember(self._flushed, key, doc["version"])
             if later:
-                self._clear_later(collection, key, doc, local_written)
+                self._clear_later(collection, key, doc, records_written)
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
             if await self._clear(collection, key, doc):
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
@@ -266,7 +266,7 @@ class Outbox:
             task.exception()  # retrieved; a failure leaves the outbox uncleared for the relay
 
     def _clear_later(
-        self, collection: Collection, key: Key, doc: Document, local_written: Awaitable[None]
+        self, collection: Collection, key: Key, doc: Document, records_written: Awaitable[None]
     ) -> None:
         """Clear the published outbox once this flush has returned and its local entries are
         written. If someone wrote in between, their write kept the entries and their flush
@@ -275,7 +275,7 @@ class Outbox:
 
         async def clear() -> None:
             try:
-                await local_written
+                await records_written
                 await self._clear(collection, key, doc)
             except Exception:
                 log.warning(
