@@ -33,9 +33,6 @@ class MemberAccess:
             self.member_id, self.status == "active", frozenset(self.roles), fold(self.security_tags)
         )
 
-    def as_team_member(self) -> TeamMember:
-        return team_member(self.facts)
-
 
 def team_member(member: MemberFacts) -> TeamMember:
     """A member's facts as the authorisation rule reads them."""

@@ -38,9 +38,9 @@ class AccessHandlers:
     def __init__(self, store: AccessStore, clock: Clock, projection_grace_seconds: float) -> None:
         self.store = store
         self.clock = clock
-        self.authoriser = Authoriser(store.team_member, clock, projection_grace_seconds)
         self.members = MembersView(clock)  # `forget_all` on every change of partitions
-        self.kept_authoriser = Authoriser(self._kept_member, clock, projection_grace_seconds)
+        # asks the members as kept: this instance alone handles its accounts' records
+        self.authoriser = Authoriser(self._kept_member, clock, projection_grace_seconds)
 
     def register_all(self, dispatch: Dispatch) -> Dispatch:
         return (
@@ -101,7 +101,7 @@ class AccessHandlers:
         stored, members = await asyncio.gather(
             uow.load(self.store.clients, key(account, client_id)), self._members(account)
         )
-        actor = await self.kept_authoriser.actor(msg.envelope)  # from the members as kept
+        actor = await self.authoriser.actor(msg.envelope)
         current = stored.state or Client(account, client_id, removed=True)
         new = change(current)
         old_facts = None if stored.state is None else stored.state.facts
@@ -112,10 +112,10 @@ class AccessHandlers:
         await uow.commit(stored, client, events)
 
     async def set_member_tags(self, msg: Message[SetMemberSecurityTags], uow: UnitOfWork) -> None:
-        stored, actor = await asyncio.gather(
-            self._member(uow, msg.account_id, msg.data.member_id),
-            self.authoriser.actor(msg.envelope),
+        stored, _ = await asyncio.gather(
+            self._member(uow, msg.account_id, msg.data.member_id), self._members(msg.account_id)
         )
+        actor = await self.authoriser.actor(msg.envelope)
         old = _current(stored, msg.account_id, msg.data.member_id)
         new, applied = domain.decide_member_tags(actor, old, msg.data.security_tags)
         await self._member_moved(msg, stored, old, new, uow, applied)

@@ -14,7 +14,6 @@ from services.access_control.visibility import (
     Scope,
     fold,
 )
-from services.runtime.authorisation import TeamMember
 from services.runtime.collection import Document, Index
 from services.runtime.kept_documents import KeptDocuments
 from services.runtime.service import Runtime
@@ -109,10 +108,6 @@ class AccessStore:
         """A live client's facts, read lean (None: unknown or removed)."""
         found = await self._client_facts({"_id": key(account_id, client_id)}, limit=1)
         return found[0] if found else None
-
-    async def team_member(self, account_id: str, member_id: str) -> TeamMember | None:
-        member = await self.member_state(account_id, member_id)
-        return None if member is None else member.as_team_member()
 
     async def all_members(self, account_id: str) -> list[MemberFacts]:
         return await self._member_facts({"account_id": account_id})
