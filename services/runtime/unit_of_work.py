@@ -140,20 +140,20 @@ class UnitOfWork:
         self.cause = cause
         self.use_kept = True  # False: every load reads the database
         # documents loaded from memory that no write of this unit has confirmed yet
-        self._unconfirmed: dict[tuple[int, str], KeptDocuments] = {}
+        self._unconfirmed: set[tuple[KeptDocuments, str]] = set()
 
     async def load(self, repository: Repository[S], key: str) -> Stored[S]:
         kept = repository.kept
         doc = kept.get(key) if kept is not None and self.use_kept else None
         if kept is None or doc is None:
             return await self._unless_applied(await repository.load(key))
-        self._unconfirmed[(id(kept), key)] = kept
+        self._unconfirmed.add((kept, key))
         return await self._unless_applied(repository.stored(doc))
 
     def forget_unconfirmed(self) -> bool:
         """Forget the kept documents this unit decided from without writing them; whether
         there were any (then the message must be decided again from the database)."""
-        for (_, key), kept in self._unconfirmed.items():
+        for kept, key in self._unconfirmed:
             kept.forget(key)
         unconfirmed = bool(self._unconfirmed)
         self._unconfirmed.clear()
@@ -228,7 +228,7 @@ class UnitOfWork:
         finally:
             if kept is not None:  # kept again below if all goes well
                 kept.forget(key)
-                self._unconfirmed.pop((id(kept), key), None)
+                self._unconfirmed.discard((kept, key))
         if written is None:
             if stored.assumed_new:
                 await self._answer_again(await repository.load(key))

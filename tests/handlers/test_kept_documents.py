@@ -74,21 +74,25 @@ async def test_the_next_change_starts_from_the_document_as_written_without_a_rea
     assert (await notes.repository.collection.get("n1") or {})["text"] == "second"
 
 
-async def test_nothing_to_do_by_the_kept_document_is_decided_again_from_the_database() -> None:
+async def kept_then_written_elsewhere(kept: str, stored: str) -> Notes:
+    """A note this process wrote as `kept`, which another process has since written as
+    `stored`."""
     notes = Notes()
-    await notes.dispatch(message("same"))
+    await notes.dispatch(message(kept))
     await notes.outbox.drain(patience=5)
-    await notes.written_elsewhere("other")
+    await notes.written_elsewhere(stored)
+    return notes
+
+
+async def test_nothing_to_do_by_the_kept_document_is_decided_again_from_the_database() -> None:
+    notes = await kept_then_written_elsewhere("same", "other")
     await notes.dispatch(message("same"))  # kept: "same", nothing to do; stored: "other"
     assert notes.seen[1:] == [(True, "same"), (False, "other")]
     assert (await notes.repository.collection.get("n1") or {})["text"] == "same"
 
 
 async def test_a_refusal_by_the_kept_document_is_decided_again_from_the_database() -> None:
-    notes = Notes()
-    await notes.dispatch(message("sealed"))
-    await notes.outbox.drain(patience=5)
-    await notes.written_elsewhere("open")
+    notes = await kept_then_written_elsewhere("sealed", "open")
     await notes.dispatch(message("again"))  # kept: "sealed", refused; stored: "open"
     assert notes.seen[1:] == [(True, "sealed"), (False, "open")]
     assert (await notes.repository.collection.get("n1") or {})["text"] == "again"
