@@ -1,10 +1,11 @@
 """access_control's record of its own decisions: every grant and revoke, with when, the cause
 (event id and type), the actor and the reason. Records travel in the aggregate's outbox like the
-events they describe and are written to the `access_history` collection alongside their publish
-(by the relay, if that fails), so a decision and its record are never apart (idempotent on the
-record's id). A handler's answer does not wait for its record, and the outbox is cleared once it
-is written (a record naming 400 clients costs DocumentDB several milliseconds of index updates).
-The readers here wait for the records this process is still writing.
+events they describe and are written to the `access_history` collection once their publish has
+begun (by the relay, if that fails), so a decision and its record are never apart (idempotent on
+the record's id). A handler's answer does not wait for its record, and the outbox is cleared once
+it is written (a record naming 400 clients costs DocumentDB several milliseconds of index
+updates); records wait up to `OUTBOX_BATCH_MS` to go together. The readers here wait for the
+records this process is still writing, and do not wait out that window.
 
 One stored record holds the entries (one member's grants and revokes) of one decision, up to
 `RECORD_IDS` client ids, with the members and clients it names in two indexed lists: on

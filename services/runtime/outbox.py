@@ -5,9 +5,11 @@ A handler writes its state change and the events it causes in ONE document write
 handler has returned: the change and its events are durable and published by then, so it is
 bookkeeping. A later write of the document read before that clear landed expects the version
 the clear left (`version_after_own_clear`). Local entries (`Outbox.local`: a record the service
-keeps of its decisions in its own database) are written alongside the publish; a handler's
-flush returns without waiting for them, and the clear waits for them (`local_written` lets
-their readers wait for them too).
+keeps of its decisions in its own database) are written once the publish has begun; a
+handler's flush returns without waiting for them, and the clear waits for them
+(`local_written` lets their readers wait for them too). Both wait up to `OUTBOX_BATCH_MS` to
+start with those of the other handlers answered meanwhile (`batch_gate`); whoever needs them
+done sooner opens the gate.
 
 The relay publishes, with the same event ids, what is left:
 
@@ -33,6 +35,7 @@ from typing import Any
 
 from contracts.common import utc_now
 from contracts.envelope import CloudEvent
+from services.runtime.batch_gate import BatchGate, passed
 from services.runtime.cancellation import raise_if_cancelled
 from services.runtime.collection import Collection, Document
 from services.runtime.keyed_locks import KeyedLocks
@@ -69,9 +72,13 @@ async def _stored_value(collection: Collection, doc: Document, entry: Document) 
 
 
 class Outbox:
-    def __init__(self, publisher: Publisher, render: Render = _stored_value) -> None:
+    def __init__(
+        self, publisher: Publisher, render: Render = _stored_value, batch_window: float = 0.0
+    ) -> None:
         self.publisher = publisher
         self.render = render
+        # a handler's clear and local entries start together with the others' (module docstring)
+        self.batch = BatchGate(batch_window)
         # Test hook: die between the document write and the publish (crash-safety tests).
         self.before_publish: Callable[[Document], Awaitable[None]] | None = None
         self.on_published: Callable[[Document], None] = lambda entry: None  # metrics
@@ -108,6 +115,7 @@ class Outbox:
         what is left uncleared is published again, with the same ids, by whoever sweeps it
         next)."""
         under_way = [*self._clearing.values(), *self._local_under_way]
+        self.batch.open_now()
         if under_way:
             await asyncio.wait(under_way, timeout=patience)
 
@@ -115,6 +123,7 @@ class Outbox:
         """Wait for the local entries this process is still writing, so that a reader of them
         sees every decision this process has published (their failures are the relay's)."""
         if self._local_under_way:
+            self.batch.open_now()
             await asyncio.wait(list(self._local_under_way))
 
     async def flush(
@@ -181,8 +190,9 @@ class Outbox:
                 if entry["topic"] not in self.local
             ]
             later = clear_later and len(self._clearing) < MAX_CLEARS_UNDER_WAY
-            # the local entries and the Kafka publish don't depend on each other: at once
-            records_written = self._write_local(entries)
+            # the local entries don't depend on the Kafka publish: neither waits for the other
+            opening = self.batch.next_opening() if later else None
+            records_written = self._write_local(entries, opening)
             if later:
                 await self.publisher.publish(records)
             else:
@@ -202,7 +212,7 @@ class Outbox:
                 )
             _remember(self._flushed, key, doc["version"])
             if later:
-                self._clear_later(collection, key, doc, records_written)
+                self._clear_later(collection, key, doc, records_written, opening)
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
             if await self._clear(collection, key, doc):
                 return {**doc, "outbox": [], "version": doc["version"] + 1}
@@ -225,6 +235,7 @@ class Outbox:
         cancelled)."""
         clearing = self._clearing.get(key)
         if clearing is not None:
+            self.batch.open_now()
             await asyncio.shield(clearing)
 
     def _published(self, key: Key, doc: Document) -> bool:
@@ -238,11 +249,14 @@ class Outbox:
             return False
         return self._published((collection.name, str(doc["_id"])), doc)
 
-    def _write_local(self, entries: list[Document]) -> asyncio.Future[None]:
-        """Start writing the entries for `Outbox.local`'s topics. The write goes on whatever
-        happens to the publish beside it: the decision it records is durable already."""
+    def _write_local(
+        self, entries: list[Document], opening: asyncio.Future[None] | None
+    ) -> asyncio.Future[None]:
+        """Start writing the entries for `Outbox.local`'s topics (at `opening`, if any). The
+        write goes on whatever happens to the publish beside it: the decision it records is
+        durable already."""
         writes = [
-            sink(local)
+            (sink, local)
             for topic, sink in self.local.items()
             if (local := [entry for entry in entries if entry["topic"] == topic])
         ]
@@ -253,7 +267,8 @@ class Outbox:
             return nothing
 
         async def write() -> None:
-            await asyncio.gather(*writes)
+            await passed(opening)
+            await asyncio.gather(*(sink(local) for sink, local in writes))
 
         task = loop.create_task(write())
         self._local_under_way.add(task)
@@ -266,15 +281,21 @@ class Outbox:
             task.exception()  # retrieved; a failure leaves the outbox uncleared for the relay
 
     def _clear_later(
-        self, collection: Collection, key: Key, doc: Document, records_written: Awaitable[None]
+        self,
+        collection: Collection,
+        key: Key,
+        doc: Document,
+        records_written: Awaitable[None],
+        opening: asyncio.Future[None] | None,
     ) -> None:
-        """Clear the published outbox once this flush has returned and its local entries are
-        written. If someone wrote in between, their write kept the entries and their flush
-        publishes them again (same ids); if the local write or the clear fails, the relay
-        publishes and writes them again (same ids) and clears them."""
+        """Clear the published outbox once this flush has returned, the batch gate has opened
+        and its local entries are written. If someone wrote in between, their write kept the
+        entries and their flush publishes them again (same ids); if the local write or the
+        clear fails, the relay publishes and writes them again (same ids) and clears them."""
 
         async def clear() -> None:
             try:
+                await passed(opening)
                 await records_written
                 await self._clear(collection, key, doc)
             except Exception:

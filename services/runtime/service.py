@@ -347,7 +347,7 @@ def create_runtime(name: str, settings: ServiceSettings, clock: Clock | None = N
     )
     mongo = make_client(settings.mongodb_uri.get_secret_value())
     publisher = KafkaPublisher(broker)
-    outbox = Outbox(publisher)
+    outbox = Outbox(publisher, batch_window=settings.outbox_batch_ms / 1000)
     outbox.on_published = metrics.count_published
     return Runtime(
         name=name,
@@ -366,7 +366,7 @@ def create_runtime(name: str, settings: ServiceSettings, clock: Clock | None = N
 def memory_runtime(name: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     metrics = Metrics(name)
     publisher = MemoryPublisher()
-    outbox = Outbox(publisher)
+    outbox = Outbox(publisher, batch_window=settings.outbox_batch_ms / 1000)
     outbox.on_published = metrics.count_published
     return Runtime(
         name=name,

@@ -38,6 +38,11 @@ class ServiceSettings(BaseSettings):
     kafka_group_id: str = ""
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     outbox_full_sweep_seconds: float = Field(default=300.0, gt=0)
+    # How long a published outbox's clear (and access_control's history record) may wait to go
+    # with those of the handlers answered meanwhile, in one request per collection; 0: at once.
+    # Concurrent handlers' clears are merged anyway (coalesce.py); holding them showed no gain
+    # in a burst, so only access_control, one change at a time, holds them by default.
+    outbox_batch_ms: int = Field(default=0, ge=0, le=1000)
     retry_max_backoff_seconds: float = Field(default=30.0, gt=0)
     handler_max_attempts: int = Field(default=5, ge=1)
     # The producer's wait to fill a batch: 0 answers one command sooner (access_control: a

@@ -5,6 +5,7 @@ counted and reported: the documented window between SMTP 250 and recording)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 from collections import Counter
@@ -18,13 +19,15 @@ from contracts.topics import (
     MEMBERSHIP_EVENTS,
     NOTIFICATIONS_EVENTS,
 )
+from services.invitations.domain import Policy
 from tests.e2e.conftest import System
 from tests.e2e.test_story import register
 
 pytestmark = pytest.mark.faults
 
 INVITES = int(os.environ.get("FAULTS_KILL_INVITES", "1000"))
-ACCOUNTS = 6
+# enough accounts that none reaches the hourly invitation limit, however large the run
+ACCOUNTS = max(6, math.ceil(INVITES / Policy().invites_per_account_per_hour))
 KILLS_PER_SERVICE = 2
 
 

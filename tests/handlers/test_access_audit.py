@@ -166,6 +166,7 @@ async def test_history_waits_for_the_record_of_a_decision_already_published(
     clinic: Access,
 ) -> None:
     """A change's answer does not wait for its history record; the history does."""
+    await clinic.runtime.outbox.drain(patience=5)  # the set-up's own records are written
     history = clinic.service.store.history
     held = RecordsHeld(history.collection)
     history.collection = held
