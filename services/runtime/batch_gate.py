@@ -24,8 +24,8 @@ class BatchGate:
         from now. None when there is no window."""
         if self.window <= 0:
             return None
-        if self._gate is None or self._gate.done():
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate.done() or self._gate.get_loop() is not loop:
             self._gate = loop.create_future()
             self._timer = loop.call_later(self.window, self.open_now)
         return self._gate

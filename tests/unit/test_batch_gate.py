@@ -61,3 +61,16 @@ async def test_a_cancelled_waiter_leaves_the_opening_to_the_others() -> None:
     cancelled.cancel()
     await asyncio.wait_for(other, timeout=5)
     assert len(times) == 1
+
+
+def test_a_gate_left_waiting_in_a_closed_loop_opens_anew_in_the_next() -> None:
+    gate = BatchGate(0.05)
+
+    async def arrive() -> None:
+        gate.next_opening()  # the loop ends before this window does
+
+    async def arrive_again() -> None:
+        await asyncio.wait_for(passed(gate.next_opening()), timeout=5)
+
+    asyncio.run(arrive())
+    asyncio.run(arrive_again())
