@@ -2,7 +2,7 @@
 
 A handler's answer does not wait for its bookkeeping writes (the outbox clear, a local record).
 Sent one by one, right after each answer, they compete with the next message's own write for
-the same database and the same two cores; held for a few milliseconds, the writes of every
+the same database and the same CPU; held for a few milliseconds, the writes of every
 message answered meanwhile start in one loop turn, so the coalescers send them as one request
 per collection. Whoever needs one of them done (the next write of the same document, a reader
 of the records, a stop) opens the gate at once instead of waiting out the window.
