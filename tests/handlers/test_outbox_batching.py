@@ -12,7 +12,8 @@ from services.runtime.memory_collection import MemoryStorage
 from services.runtime.outbox import Outbox
 from services.runtime.publisher import MemoryPublisher
 from services.runtime.unit_of_work import Cause, Repository, UnitOfWork
-from tests.handlers.test_outbox_local_entries import LOCAL_TOPIC, Sink, commit_with_record
+from tests.handlers.test_outbox_local_entries import Sink, commit_with_record, outbox_of
+from tests.handlers.test_outbox_local_entries import setup as setup_with_records
 from tests.storage_contract import Note, NoteCodec, event
 
 LONG = 30.0  # a window no test here may wait out: each step has a 5 s timeout
@@ -46,12 +47,6 @@ async def commit(outbox: Outbox, notes: Repository[Note], note: str, text: str, 
     await uow.commit(await uow.load(notes, note), Note(note, "acct-1", text), [event(n)])
 
 
-async def outbox_of(timed: ClearsTimed, note: str) -> list[Document]:
-    doc = await timed.collection.get(note)
-    assert doc is not None
-    return list(doc["outbox"])
-
-
 async def test_the_clears_of_commits_answered_within_the_window_start_together() -> None:
     timed, notes, publisher, outbox = setup(0.2)
     loop = asyncio.get_running_loop()
@@ -60,13 +55,14 @@ async def test_the_clears_of_commits_answered_within_the_window_start_together()
         await asyncio.wait_for(commit(outbox, notes, note, "x", n), timeout=5)
     assert len(publisher.messages("test.events")) == 3  # each answer went out at once
     assert timed.cleared_at == []
-    assert all([await outbox_of(timed, note) for note in ("ann", "bob", "cat")])
+    assert all([await outbox_of(timed.collection, note) for note in ("ann", "bob", "cat")])
 
     await asyncio.sleep(0.4)
     assert len(timed.cleared_at) == 3
     assert min(timed.cleared_at) >= first + 0.19
     assert max(timed.cleared_at) - min(timed.cleared_at) < 0.01  # one loop turn: one request
-    assert [await outbox_of(timed, note) for note in ("ann", "bob", "cat")] == [[], [], []]
+    outboxes = [await outbox_of(timed.collection, note) for note in ("ann", "bob", "cat")]
+    assert outboxes == [[], [], []]
 
 
 async def test_the_next_write_of_the_same_document_does_not_wait_out_the_window() -> None:
@@ -80,16 +76,13 @@ async def test_the_next_write_of_the_same_document_does_not_wait_out_the_window(
     assert doc is not None and doc["text"] == "second"
     assert [e["id"] for e in doc["outbox"]] == ids[1:]  # the first clear landed before it
     await asyncio.wait_for(outbox.drain(patience=5), timeout=5)
-    assert await outbox_of(timed, "ann") == []
+    assert await outbox_of(timed.collection, "ann") == []
 
 
 async def test_a_reader_of_the_local_entries_does_not_wait_out_the_window() -> None:
     sink = Sink()
     sink.release.set()
-    storage = MemoryStorage()
-    outbox = Outbox(MemoryPublisher(), batch_window=LONG)
-    outbox.local[LOCAL_TOPIC] = sink
-    notes = Repository(storage.collection("notes"), NoteCodec())
+    notes, _, outbox = setup_with_records(sink, batch_window=LONG)
     await asyncio.wait_for(commit_with_record(outbox, notes, "ann"), timeout=5)
     assert sink.written == []
 
@@ -100,13 +93,13 @@ async def test_a_reader_of_the_local_entries_does_not_wait_out_the_window() -> N
 async def test_a_stop_does_not_wait_out_the_window() -> None:
     timed, notes, _, outbox = setup(LONG)
     await asyncio.wait_for(commit(outbox, notes, "ann", "x", 1), timeout=5)
-    assert await outbox_of(timed, "ann") != []
+    assert await outbox_of(timed.collection, "ann") != []
     await asyncio.wait_for(outbox.drain(patience=5), timeout=5)
-    assert await outbox_of(timed, "ann") == []
+    assert await outbox_of(timed.collection, "ann") == []
 
 
 async def test_without_a_window_a_clear_starts_right_after_its_answer() -> None:
     timed, notes, _, outbox = setup(0.0)
     await asyncio.wait_for(commit(outbox, notes, "ann", "x", 1), timeout=5)
     await asyncio.sleep(0.05)
-    assert len(timed.cleared_at) == 1 and await outbox_of(timed, "ann") == []
+    assert len(timed.cleared_at) == 1 and await outbox_of(timed.collection, "ann") == []

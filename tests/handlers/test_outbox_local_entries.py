@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 
 from contracts.messages import InvitationExpired
-from services.runtime.collection import Document
+from services.runtime.collection import Collection, Document
 from services.runtime.memory_collection import MemoryStorage
 from services.runtime.outbox import Outbox
 from services.runtime.publisher import MemoryPublisher
@@ -49,30 +49,33 @@ async def commit_with_record(outbox: Outbox, notes: Repository[Note], note: str)
     await uow.commit(await uow.load(notes, note), Note(note, "acct-1", "x"), events)
 
 
-def setup(sink: Sink) -> tuple[MemoryStorage, Repository[Note], MemoryPublisher, Outbox]:
+def setup(
+    sink: Sink, batch_window: float = 0.0
+) -> tuple[Repository[Note], MemoryPublisher, Outbox]:
     storage = MemoryStorage()
     publisher = MemoryPublisher()
-    outbox = Outbox(publisher)
+    outbox = Outbox(publisher, batch_window=batch_window)
     outbox.local[LOCAL_TOPIC] = sink
-    return storage, Repository(storage.collection("notes"), NoteCodec()), publisher, outbox
+    return Repository(storage.collection("notes"), NoteCodec()), publisher, outbox
 
 
-async def outbox_of(storage: MemoryStorage, note: str) -> list[Document]:
-    doc = await storage.collection("notes").get(note)
+async def outbox_of(notes: Collection, note: str) -> list[Document]:
+    doc = await notes.get(note)
     assert doc is not None
     return list(doc["outbox"])
 
 
 async def test_a_commit_returns_once_published_and_the_clear_waits_for_the_record() -> None:
     sink = Sink()
-    storage, notes, publisher, outbox = setup(sink)
+    notes, publisher, outbox = setup(sink)
     await asyncio.wait_for(commit_with_record(outbox, notes, "ann"), timeout=5)
 
     assert [m["data"]["email"] for m in publisher.messages("test.events")] == ["ann@example.com"]
     assert publisher.messages(LOCAL_TOPIC) == []  # a local entry never goes to the broker
     assert sink.written == []
     await asyncio.sleep(0.05)
-    assert len(await outbox_of(storage, "ann")) == 2  # not cleared before the record is written
+    # not cleared before the record is written
+    assert len(await outbox_of(notes.collection, "ann")) == 2
 
     reader = asyncio.create_task(outbox.local_written())
     await asyncio.sleep(0.05)
@@ -81,21 +84,21 @@ async def test_a_commit_returns_once_published_and_the_clear_waits_for_the_recor
     await asyncio.wait_for(reader, timeout=5)
     assert len(sink.written) == 1
     await outbox.drain(patience=5)
-    assert await outbox_of(storage, "ann") == []
+    assert await outbox_of(notes.collection, "ann") == []
 
 
 async def test_a_record_that_fails_after_the_commit_returned_is_the_relays_to_write() -> None:
     sink = Sink(fail_first=True)
-    storage, notes, publisher, outbox = setup(sink)
+    notes, publisher, outbox = setup(sink)
     sink.release.set()
     await commit_with_record(outbox, notes, "ann")
     await outbox.drain(patience=5)
-    assert sink.written == [] and len(await outbox_of(storage, "ann")) == 2
+    assert sink.written == [] and len(await outbox_of(notes.collection, "ann")) == 2
     assert outbox.backlog()[0] == 1
 
     assert await outbox.sweep_owed() == 1
     assert len(sink.written) == 1
-    assert await outbox_of(storage, "ann") == []
+    assert await outbox_of(notes.collection, "ann") == []
     assert outbox.backlog() == (0, None)
     ids = [m["id"] for m in publisher.messages("test.events")]
     assert len(ids) == 2 and ids[0] == ids[1]  # published again with its id
@@ -104,7 +107,7 @@ async def test_a_record_that_fails_after_the_commit_returned_is_the_relays_to_wr
 async def test_the_relay_writes_the_record_before_it_clears() -> None:
     """Outside a handler (the relay, a rejection) the flush waits for the record as before."""
     sink = Sink()
-    storage, notes, _, outbox = setup(sink)
+    notes, _, outbox = setup(sink)
     crashed = Outbox(MemoryPublisher())
 
     async def killed(doc: object) -> None:
@@ -113,11 +116,11 @@ async def test_the_relay_writes_the_record_before_it_clears() -> None:
     crashed.before_publish = killed
     with contextlib.suppress(asyncio.CancelledError):
         await commit_with_record(crashed, notes, "ann")
-    doc = await storage.collection("notes").get("ann")
+    doc = await notes.collection.get("ann")
     assert doc is not None
     flushing = asyncio.create_task(outbox.flush(notes.collection, doc))
     await asyncio.sleep(0.05)
     assert not flushing.done()
     sink.release.set()
     await asyncio.wait_for(flushing, timeout=5)
-    assert len(sink.written) == 1 and await outbox_of(storage, "ann") == []
+    assert len(sink.written) == 1 and await outbox_of(notes.collection, "ann") == []
