@@ -52,6 +52,11 @@ class Delivery:
     last_error: str | None = None
     sent_at: datetime | None = None
 
+    def leased(self, until: datetime) -> Delivery:
+        """Claimed for one attempt: no one else makes it before `until` (the lease), and after
+        it the delivery is due again, for when the claimant died before recording anything."""
+        return replace(self, next_attempt_at=until)
+
     def sent(self, attempts: int, at: datetime) -> tuple[Delivery, EmailSent]:
         done = replace(
             self, status=DeliveryStatus.SENT, attempts=attempts, sent_at=at, html=None, text=None

@@ -179,13 +179,16 @@ class NotificationHandlers:
 
     async def attempt(self, stored: Stored[Delivery], claimed: bool = False) -> None:
         """One attempt at sending, by whoever claims it (`claimed`: the caller holds it)."""
+        assert stored.state is not None
+        uow = self.unit_of_work(_cause_of(stored.state))
+        if not claimed:
+            try:
+                stored = await self._claim(uow, stored)
+            except VersionConflict:
+                return  # another instance claimed this attempt first
         delivery = stored.state
         assert delivery is not None and delivery.html is not None and delivery.text is not None
         attempts = delivery.attempts + 1
-        lease = self._lease_number()
-        if not (claimed or await self.store.claim(delivery.cause_id, attempts, lease)):
-            return  # another instance is making this attempt
-        uow = self.unit_of_work(_cause_of(delivery))
         outgoing = Outgoing(
             delivery.to,
             delivery.to_name,
@@ -254,8 +257,14 @@ class NotificationHandlers:
     def _lease_seconds(self) -> float:
         return self.settings.smtp_timeout_seconds * 3
 
-    def _lease_number(self) -> int:
-        return int(self.clock.now().timestamp() // self._lease_seconds())
+    async def _claim(self, uow: UnitOfWork, stored: Stored[Delivery]) -> Stored[Delivery]:
+        """A retry's claim, across instances: the delivery as read, its next attempt moved a
+        lease ahead in a compare-and-set write that only one of them makes (VersionConflict for
+        the others). A claimant killed before recording its attempt leaves the delivery due
+        again once the lease is over, a full lease after its claim."""
+        assert stored.state is not None
+        until = self.clock.now() + timedelta(seconds=self._lease_seconds())
+        return await uow.commit(stored, stored.state.leased(until), remember=False)
 
 
 def _cause_of(delivery: Delivery) -> Cause:

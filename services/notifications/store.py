@@ -1,4 +1,4 @@
-"""Deliveries (one per cause event, with its outbox), send claims, and account names."""
+"""Deliveries (one per cause event, with its outbox) and account names."""
 
 from __future__ import annotations
 
@@ -59,18 +59,11 @@ class DeliveryStore:
     def __init__(self, runtime: Runtime) -> None:
         deliveries = runtime.collection("deliveries", Index(("status", "next_attempt_at")))
         self.deliveries = Repository(deliveries, DeliveryCodec())
-        self.claims = runtime.collection("send_claims", outbox=False)
         self.accounts = AccountNames(runtime.collection("accounts", outbox=False))
 
     async def document(self, cause_id: str) -> Document | None:
         """The delivery as stored (operators and tests)."""
         return await self.deliveries.collection.get(cause_id)
-
-    async def claim(self, cause_id: str, attempt: int, lease: int) -> bool:
-        """Only one sender per attempt and lease period, across instances: the insert of a key
-        that names the attempt succeeds once. The lease number is part of the key, so a claim
-        left by a process killed mid-attempt stops blocking once its lease period is over."""
-        return await self.claims.insert({"_id": f"{cause_id}#{attempt}#{lease}"})
 
     async def due(self, now: datetime, limit: int = 100) -> list[Stored[Delivery]]:
         where = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}

@@ -136,6 +136,55 @@ async def test_transient_failures_back_off_then_send(
     assert notifications.types(cause) == ["EmailDeferred", "EmailSent"] and len(mailer.sent) == 1
 
 
+class Killed(BaseException):
+    """The process dies mid-send (kill -9): nothing after the claim runs."""
+
+
+async def a_retry_due(notifications: Notifications, mailer: RecordingMailer) -> str:
+    """An invitation email whose first attempt failed, now due for its retry."""
+    mailer.failures = [SendFailure("421 try later", permanent=False)]
+    cause = await issue(notifications, link("ann@example.com"))
+    notifications.clock.advance(timedelta(seconds=2))
+    return cause
+
+
+async def test_a_retry_claimed_by_a_process_that_died_waits_out_its_lease_then_sends(
+    notifications: Notifications, mailer: RecordingMailer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease runs from the claim: the whole of it, whenever the claim was made (a lease
+    numbered by fixed periods once ended a moment after its claim and let a retrier send
+    beside a live sender)."""
+    cause = await a_retry_due(notifications, mailer)
+    handlers = notifications.service.handlers
+    lease = timedelta(seconds=handlers.settings.smtp_timeout_seconds * 3)
+
+    async def killed(message: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mailer, "send", killed)
+        with pytest.raises(Killed):
+            await handlers.retry_due()
+    await handlers.retry_due()
+    notifications.clock.advance(lease - timedelta(seconds=1))
+    await handlers.retry_due()
+    assert mailer.sent == []  # still inside the dead process's lease
+    notifications.clock.advance(timedelta(seconds=2))
+    await handlers.retry_due()
+    assert len(mailer.sent) == 1 and notifications.types(cause) == ["EmailDeferred", "EmailSent"]
+
+
+async def test_two_retriers_that_read_the_same_due_delivery_send_it_once(
+    notifications: Notifications, mailer: RecordingMailer
+) -> None:
+    cause = await a_retry_due(notifications, mailer)
+    store, handlers = notifications.service.store, notifications.service.handlers
+    [due] = await store.due(notifications.clock.now())
+    await asyncio.gather(handlers.attempt(due), handlers.attempt(due))
+    assert len(mailer.sent) == 1 and notifications.types(cause) == ["EmailDeferred", "EmailSent"]
+    assert (await store.document(cause) or {})["attempts"] == 2
+
+
 async def test_permanent_and_exhausted_failures_are_reported(
     notifications: Notifications, mailer: RecordingMailer
 ) -> None:

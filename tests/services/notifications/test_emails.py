@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -233,15 +234,20 @@ async def test_a_5xx_for_one_recipient_does_not_stop_the_next(
     assert len(await server.mailbox.wait_for(f"ok-{notifications.unique}@example.com")) == 1
 
 
+class Killed(BaseException):
+    """The process dies mid-send (kill -9): nothing after the claim runs."""
+
+
 async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_lease(
-    notifications: NotificationsHarness,
+    notifications: NotificationsHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process killed between claiming an attempt and recording it must not block the email
-    forever: once the lease is over, the retrier claims the attempt again and sends."""
-    from datetime import timedelta
+    forever, nor lose its lease early: the service's retrier leaves the email alone for the
+    whole lease counted from the claim, then claims it again and sends it once."""
 
     handlers, store = notifications.service.handlers, notifications.service.store
     to = f"orphan-{notifications.unique}@example.com"
+    later = handlers.clock.now() + timedelta(hours=1)  # not due: the service's retrier waits
     await store.deliveries.collection.insert(
         {
             "_id": "orphaned-cause",
@@ -258,16 +264,26 @@ async def test_an_attempt_claimed_by_a_process_that_died_is_retried_after_its_le
             "attempts": 0,
             "status": "pending",
             "created_at": handlers.clock.now(),
-            "next_attempt_at": handlers.clock.now(),
+            "next_attempt_at": later,
         }
     )
-    assert await store.claim("orphaned-cause", 1, handlers._lease_number())  # the dead process
-    await handlers.retry_due()
-    assert await notifications.mailbox.messages_to(to) == []  # still inside its lease
-    notifications.clock.advance(timedelta(seconds=handlers._lease_seconds() + 1))
-    await handlers.retry_due()
-    assert len(await notifications.mailbox.wait_for(to)) == 1
+    stored = await store.deliveries.load("orphaned-cause")
+
+    async def killed(message: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:  # the process that dies, after its claim
+        patch.setattr(handlers.mailer, "send", killed)
+        with pytest.raises(Killed):
+            await handlers.attempt(stored)
+    lease = timedelta(seconds=handlers.settings.smtp_timeout_seconds * 3)
+    notifications.clock.advance(lease - timedelta(seconds=3))
+    await asyncio.sleep(1)  # about three rounds of the service's retrier
+    assert await notifications.mailbox.messages_to(to) == []  # still inside the lease
+    notifications.clock.advance(timedelta(seconds=4))
+    assert (await notifications.result_of("orphaned-cause"))["type"] == "EmailSent"
     assert (await store.document("orphaned-cause") or {})["status"] == "sent"
+    assert len(await notifications.mailbox.wait_for(to)) == 1
 
 
 async def test_a_database_outage_after_the_send_does_not_send_twice(
