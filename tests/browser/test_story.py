@@ -83,7 +83,8 @@ async def test_the_seed_story_clicked_through(web: Web, unique: str) -> None:
     # Untagged, Kim sees every client (tags are what restrict a practitioner).
     b.open(f"/accounts/{account}")
     assert b.path == f"/accounts/{account}/clients"
-    assert _clients(web) == ["client-adult-1", "client-kid-1", "client-open-1"]
+    # access_control hears of her joining on membership.events, after the welcome page
+    b.wait_until(lambda: _clients(web) == ["client-adult-1", "client-kid-1", "client-open-1"])
     # A practitioner has no Users page.
     b.open(f"/accounts/{account}/users")
     assert b.title() == "Not allowed"
