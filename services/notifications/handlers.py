@@ -169,7 +169,7 @@ class NotificationHandlers:
             html=rendered.html,
             text=rendered.text,
             # the retrier leaves it alone while this first attempt runs
-            next_attempt_at=now + timedelta(seconds=self._lease_seconds()),
+            next_attempt_at=now + self.lease,
         )
         # The insert that just succeeded is this first attempt's claim: an `_id` is inserted
         # once, and the retrier leaves the delivery alone until its lease is over.
@@ -254,8 +254,10 @@ class NotificationHandlers:
 
     # ---- leases ------------------------------------------------------------------------------
 
-    def _lease_seconds(self) -> float:
-        return self.settings.smtp_timeout_seconds * 3
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed attempt is left to its claimant: three SMTP timeouts."""
+        return timedelta(seconds=self.settings.smtp_timeout_seconds * 3)
 
     async def _claim(self, uow: UnitOfWork, stored: Stored[Delivery]) -> Stored[Delivery]:
         """A retry's claim, across instances: the delivery as read, its next attempt moved a
@@ -263,8 +265,8 @@ class NotificationHandlers:
         the others). A claimant killed before recording its attempt leaves the delivery due
         again once the lease is over, a full lease after its claim."""
         assert stored.state is not None
-        until = self.clock.now() + timedelta(seconds=self._lease_seconds())
-        return await uow.commit(stored, stored.state.leased(until), remember=False)
+        leased = stored.state.leased(self.clock.now() + self.lease)
+        return await uow.commit(stored, leased, remember=False)
 
 
 def _cause_of(delivery: Delivery) -> Cause:

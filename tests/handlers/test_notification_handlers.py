@@ -156,7 +156,7 @@ async def test_a_retry_claimed_by_a_process_that_died_waits_out_its_lease_then_s
     beside a live sender)."""
     cause = await a_retry_due(notifications, mailer)
     handlers = notifications.service.handlers
-    lease = timedelta(seconds=handlers.settings.smtp_timeout_seconds * 3)
+    lease = handlers.lease
 
     async def killed(message: object) -> None:
         raise Killed
