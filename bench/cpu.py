@@ -5,10 +5,15 @@ line (PostgreSQL's backends, the postmaster, ...); the time of children that exi
 reaped meanwhile is counted through their parent's `cutime`/`cstime`, so a PostgreSQL backend
 that comes and goes inside the window is not lost. Other processes of the same name on the
 machine would be counted too: measure on a machine where only the stack runs them.
+
+Kafka's JVM compiles its hot code while it runs (the JIT's compiler threads): a broker started
+minutes ago spends a large share of its CPU on that, a broker running for hours almost none.
+That share is printed on a line of its own, inside Kafka's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,30 +24,55 @@ SERVERS = {
     "java": "Kafka",
     "mailpit": "Mailpit",
 }
+KAFKA = SERVERS["java"]
+JIT = "Kafka's JIT compiler"
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")  # HotSpot's names, cut to 15 characters
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime + cutime + cstime of one process (0 if it is gone)."""
+    return _seconds(f"/proc/{pid}", slice(11, 15))
+
+
+def _seconds(path: str, fields: slice) -> float:
+    """The sum of the CPU `fields` (in ticks) of a /proc/<pid> or /proc/<pid>/task/<tid>."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"{path}/stat").read_text()
     except OSError:
         return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and brackets
-    return sum(int(f) for f in fields[11:15]) / TICKS
+    values = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and brackets
+    return sum(int(f) for f in values[fields]) / TICKS
 
 
-def _command_name(pid: str) -> str:
+def _command_name(path: str) -> str:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
+        return Path(f"{path}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def jit_threads() -> dict[str, float]:
+    """CPU seconds of each JIT compiler thread of the stack's JVMs, by /proc path. HotSpot
+    starts and stops compiler threads as its queue grows and shrinks, so a window counts each
+    thread from when it was first seen (one that exited meanwhile takes its share with it)."""
+    threads = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if _command_name(f"/proc/{pid}") != "java":
+            continue
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                task = f"/proc/{pid}/task/{tid}"
+                if _command_name(task) in JIT_THREADS:
+                    # a thread's utime + stime (its children's fields are the whole process's)
+                    threads[task] = _seconds(task, slice(11, 13))
+    return threads
 
 
 def servers_cpu() -> dict[str, float]:
     totals = dict.fromkeys(SERVERS.values(), 0.0)
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        name = _command_name(pid)
+        name = _command_name(f"/proc/{pid}")
         # the stack's binaries carry their version in the name: ferretdb-v2.5.0
         label = next((SERVERS[s] for s in SERVERS if name == s or name.startswith(s + "-")), None)
         if label is not None:
@@ -56,6 +86,7 @@ class CpuWindow:
 
     pids: dict[str, int]
     before: dict[str, float] | None = None
+    jit_before: dict[str, float] | None = None
     spent: dict[str, float] | None = None
 
     def _now(self) -> dict[str, float]:
@@ -63,17 +94,19 @@ class CpuWindow:
         return {**own, **servers_cpu(), "load generator": cpu_seconds(os.getpid())}
 
     def start(self) -> None:
-        self.before = self._now()
+        self.before, self.jit_before = self._now(), jit_threads()
 
     def stop(self) -> None:
-        assert self.before is not None, "start() first"
-        after = self._now()
+        assert self.before is not None and self.jit_before is not None, "start() first"
+        after, jit_after = self._now(), jit_threads()
         self.spent = {name: after[name] - self.before.get(name, 0.0) for name in after}
+        jit_before = self.jit_before
+        self.spent[JIT] = sum(t - jit_before.get(task, 0.0) for task, t in jit_after.items())
 
     def all_but_the_generator(self) -> float:
         """CPU seconds of every process measured except the one running the measurement."""
         assert self.spent is not None, "stop() first"
-        return sum(s for name, s in self.spent.items() if name != "load generator")
+        return sum(s for name, s in self.spent.items() if name not in ("load generator", JIT))
 
     def servers(self, *leaving_out: str) -> float:
         """CPU seconds of the stack's servers (FerretDB, PostgreSQL, Kafka, Mailpit), but
@@ -84,9 +117,15 @@ class CpuWindow:
 
     def report(self, per: int, unit: str) -> str:
         assert self.spent is not None, "stop() first"
-        rows = sorted(self.spent.items(), key=lambda item: -item[1])
+        rows = sorted(
+            ((n, s) for n, s in self.spent.items() if n != JIT), key=lambda item: -item[1]
+        )
         services = self.all_but_the_generator()
         lines = [f"CPU per {unit} (ms; {per} {unit}s):"]
-        lines += [f"  {name:26} {1000 * seconds / per:7.2f}" for name, seconds in rows]
+        for name, seconds in rows:
+            lines.append(f"  {name:26} {1000 * seconds / per:7.2f}")
+            if name == KAFKA:
+                jit = 1000 * self.spent.get(JIT, 0.0) / per
+                lines.append(f"    {'of which its JIT compiler':24} {jit:7.2f}")
         lines.append(f"  {'all but the generator':26} {1000 * services / per:7.2f}")
         return "\n".join(lines)
