@@ -25,7 +25,6 @@ SERVERS = {
     "mailpit": "Mailpit",
 }
 KAFKA = SERVERS["java"]
-JIT = "Kafka's JIT compiler"
 JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")  # HotSpot's names, cut to 15 characters
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -52,14 +51,12 @@ def _command_name(path: str) -> str:
         return ""
 
 
-def jit_threads() -> dict[str, float]:
-    """CPU seconds of each JIT compiler thread of the stack's JVMs, by /proc path. HotSpot
+def jit_threads(pids: list[int]) -> dict[str, float]:
+    """CPU seconds of each JIT compiler thread of the JVMs `pids`, by /proc path. HotSpot
     starts and stops compiler threads as its queue grows and shrinks, so a window counts each
     thread from when it was first seen (one that exited meanwhile takes its share with it)."""
     threads = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if _command_name(f"/proc/{pid}") != "java":
-            continue
+    for pid in pids:
         with contextlib.suppress(OSError):
             for tid in os.listdir(f"/proc/{pid}/task"):
                 task = f"/proc/{pid}/task/{tid}"
@@ -69,15 +66,19 @@ def jit_threads() -> dict[str, float]:
     return threads
 
 
-def servers_cpu() -> dict[str, float]:
+def servers_cpu() -> tuple[dict[str, float], dict[str, float]]:
+    """Each server's CPU seconds, and those of Kafka's JIT compiler threads (`jit_threads`)."""
     totals = dict.fromkeys(SERVERS.values(), 0.0)
+    kafka: list[int] = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         name = _command_name(f"/proc/{pid}")
         # the stack's binaries carry their version in the name: ferretdb-v2.5.0
         label = next((SERVERS[s] for s in SERVERS if name == s or name.startswith(s + "-")), None)
         if label is not None:
             totals[label] += cpu_seconds(int(pid))
-    return totals
+        if label == KAFKA:
+            kafka.append(int(pid))
+    return totals, jit_threads(kafka)
 
 
 @dataclass
@@ -85,28 +86,28 @@ class CpuWindow:
     """CPU seconds of named processes (and the stack's servers) from `start` to `stop`."""
 
     pids: dict[str, int]
-    before: dict[str, float] | None = None
-    jit_before: dict[str, float] | None = None
+    before: tuple[dict[str, float], dict[str, float]] | None = None
     spent: dict[str, float] | None = None
+    jit_spent: float = 0.0  # inside Kafka's line of `spent`
 
-    def _now(self) -> dict[str, float]:
+    def _now(self) -> tuple[dict[str, float], dict[str, float]]:
         own = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        return {**own, **servers_cpu(), "load generator": cpu_seconds(os.getpid())}
+        servers, jit = servers_cpu()
+        return {**own, **servers, "load generator": cpu_seconds(os.getpid())}, jit
 
     def start(self) -> None:
-        self.before, self.jit_before = self._now(), jit_threads()
+        self.before = self._now()
 
     def stop(self) -> None:
-        assert self.before is not None and self.jit_before is not None, "start() first"
-        after, jit_after = self._now(), jit_threads()
-        self.spent = {name: after[name] - self.before.get(name, 0.0) for name in after}
-        jit_before = self.jit_before
-        self.spent[JIT] = sum(t - jit_before.get(task, 0.0) for task, t in jit_after.items())
+        assert self.before is not None, "start() first"
+        (before, jit_before), (after, jit_after) = self.before, self._now()
+        self.spent = {name: after[name] - before.get(name, 0.0) for name in after}
+        self.jit_spent = sum(t - jit_before.get(task, 0.0) for task, t in jit_after.items())
 
     def all_but_the_generator(self) -> float:
         """CPU seconds of every process measured except the one running the measurement."""
         assert self.spent is not None, "stop() first"
-        return sum(s for name, s in self.spent.items() if name not in ("load generator", JIT))
+        return sum(s for name, s in self.spent.items() if name != "load generator")
 
     def servers(self, *leaving_out: str) -> float:
         """CPU seconds of the stack's servers (FerretDB, PostgreSQL, Kafka, Mailpit), but
@@ -117,15 +118,13 @@ class CpuWindow:
 
     def report(self, per: int, unit: str) -> str:
         assert self.spent is not None, "stop() first"
-        rows = sorted(
-            ((n, s) for n, s in self.spent.items() if n != JIT), key=lambda item: -item[1]
-        )
+        rows = sorted(self.spent.items(), key=lambda item: -item[1])
         services = self.all_but_the_generator()
         lines = [f"CPU per {unit} (ms; {per} {unit}s):"]
         for name, seconds in rows:
             lines.append(f"  {name:26} {1000 * seconds / per:7.2f}")
             if name == KAFKA:
-                jit = 1000 * self.spent.get(JIT, 0.0) / per
+                jit = 1000 * self.jit_spent / per
                 lines.append(f"    {'of which its JIT compiler':24} {jit:7.2f}")
         lines.append(f"  {'all but the generator':26} {1000 * services / per:7.2f}")
         return "\n".join(lines)
