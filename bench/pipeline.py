@@ -328,7 +328,7 @@ async def run_pipeline(n: int, rate: float | None, duration: float, warmup: int)
     assert servers is not None, "point at the stack first: eval $(.venv/bin/python -m stack env)"
     unique = uuid.uuid4().hex[:8]
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    system = await start_system(servers, unique, logs)
+    system = await start_system(servers, unique, logs, measuring=True)
     pids = {name: copies[0].pid for name, copies in system.processes.items()}
     cpu = CpuWindow(pids)
     try:

@@ -85,7 +85,11 @@ async def start_system(
     tmp: Path,
     instances: int = 1,
     extra_env: dict[str, str] | None = None,
+    measuring: bool = False,
 ) -> System:
+    """`measuring`: for a benchmark sharing the machine with the services it times. Its taps
+    fetch in batches, and the kit's client, which would read and parse every outcome, is not
+    started (`team.send` is then unusable)."""
     token = f"token-{unique}"
     processes: dict[str, list[ServiceProcess]] = {}
     for name, topics in CONSUMES.items():
@@ -119,9 +123,10 @@ async def start_system(
     gateway = servers.as_principal("gateway")  # commands in, public events out: nothing else
     producer = AIOKafkaProducer(**gateway.aiokafka(), acks="all")
     await producer.start()
-    taps = {t: await open_tap(gateway, t) for t in PUBLIC_EVENT_TOPICS}
+    taps = {t: await open_tap(gateway, t, batched=measuring) for t in PUBLIC_EVENT_TOPICS}
     team = TeamClient(gateway)
-    await team.start()
+    if not measuring:
+        await team.start()
     urls = {name: f"http://127.0.0.1:{processes[name][0].port}" for name in SERVICES}
     api = TeamApi(
         ServiceUrls(urls["invitations"], urls["membership"], urls["access_control"]), token
@@ -134,7 +139,7 @@ async def start_system(
         token,
         unique,
         servers.kafka,
-        await open_tap(servers.kafka, INVITATIONS_LINKS),
+        await open_tap(servers.kafka, INVITATIONS_LINKS, batched=measuring),
         team,
         api,
     )
