@@ -147,6 +147,9 @@ class Tap:
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30, count: int = 1
     ) -> list[dict[str, Any]]:
+        """The events matching `predicate`, once there are `count` or more (within `timeout`
+        seconds). Each event is tested once, as it arrives: the predicate's answer for an event
+        must not change during the wait."""
         deadline = time.monotonic() + timeout
         matches: list[dict[str, Any]] = []
         scanned = 0  # records only ever arrive: each is tested once, not at every 50 ms
