@@ -165,9 +165,13 @@ class Tap:
             await asyncio.sleep(0.05)
 
     async def wait_for_raw(self, predicate: Callable[[Any], bool], timeout: float = 30) -> Any:
+        """The first record matching `predicate`, each record tested once, as `wait_for`."""
         deadline = time.monotonic() + timeout
+        scanned = 0
         while time.monotonic() < deadline:
-            for record in self.records:
+            arrived = self.records[scanned:]
+            scanned += len(arrived)
+            for record in arrived:
                 if predicate(record):
                     return record
             await asyncio.sleep(0.05)
