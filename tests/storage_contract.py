@@ -5,7 +5,7 @@ handler tests are worth something only because both pass the same list."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -403,6 +403,49 @@ class StorageContract:
             await other.commit(other.assume_new(notes), Note("n2", "acct-1", "z"), [event(3)])
         assert other_publisher.records == []
         assert (await notes.get("n2") or Note("", "", "")).text == "y"
+
+    async def test_create_or_change_reads_only_when_the_key_exists(self, storage: Storage) -> None:
+        """A creation is inserted unread; a key that exists is read and decided again from
+        what is stored; a message it applied before is AlreadyApplied; a decision that writes
+        nothing for an absent key is checked against the stored one."""
+        uow, notes, publisher = self.unit(storage, "cmd-1")
+        reads: list[str] = []
+        get = notes.collection.get
+
+        async def counted(key: str) -> Document | None:
+            reads.append(key)
+            return await get(key)
+
+        notes.collection.get = counted  # type: ignore[method-assign]
+        decided: list[Note | None] = []
+
+        def append(text: str) -> Callable[[Note | None], Note | None]:
+            def decide(note: Note | None) -> Note | None:
+                decided.append(note)
+                return Note("n1", "acct-1", text if note is None else f"{note.text}+{text}")
+
+            return decide
+
+        created = await uow.create_or_change(notes, "n1", append("a"))
+        assert (created.state, reads, decided) == (Note("n1", "acct-1", "a"), [], [None])
+
+        second, _, _ = self.unit(storage, "cmd-2")
+        changed = await second.create_or_change(notes, "n1", append("b"))
+        assert changed.state == Note("n1", "acct-1", "a+b")
+        assert reads == ["n1"] and decided[1:] == [None, Note("n1", "acct-1", "a")]
+
+        again, _, _ = self.unit(storage, "cmd-2")
+        with pytest.raises(AlreadyApplied):
+            await again.create_or_change(notes, "n1", append("c"))
+        assert len(reads) == 2 and len(decided) == 4  # read, and not decided again
+
+        third, _, _ = self.unit(storage, "cmd-3")
+        unchanged = await third.create_or_change(notes, "n1", lambda note: None)
+        assert unchanged.state == Note("n1", "acct-1", "a+b") and len(reads) == 3
+
+        with pytest.raises(ValueError, match="not 'n2'"):
+            await third.create_or_change(notes, "n2", append("d"))
+        assert await get("n2") is None and publisher.records == []
 
     async def test_a_stale_read_conflicts_instead_of_overwriting(self, storage: Storage) -> None:
         uow, notes, _ = self.unit(storage, "cmd-1")

@@ -109,11 +109,17 @@ class InvitationHandlers:
 
     async def invite(self, msg: Message[InviteTeamMember], uow: UnitOfWork) -> None:
         invitation_id = derived_id(msg.envelope.id, "invitation")
-        new, actor = await asyncio.gather(
-            uow.load_new(self.store.invitations, invitation_id),
-            self.authoriser.actor(msg.envelope),
-        )
-        await self._invite_one(uow, new, invitation_id, msg.account_id, msg.data, actor)
+        # Its invitation is not read first: a command sent once (nearly all) has none. One
+        # applied before is answered again all the same: its invitation is found by the
+        # insert, as the email's pending one (`_invite_one`), or, when it made the decision a
+        # refusal (the email a member, the hour's limit reached), by a read before refusing.
+        new = uow.assume_new(self.store.invitations)
+        actor = await self.authoriser.actor(msg.envelope)
+        try:
+            await self._invite_one(uow, new, invitation_id, msg.account_id, msg.data, actor)
+        except Refusal:
+            await uow.load_new(self.store.invitations, invitation_id)  # AlreadyApplied if so
+            raise
 
     async def invite_many(self, msg: Message[InviteTeamMembers], uow: UnitOfWork) -> None:
         """Each row as an InviteTeamMember of its own (its own invitation, checks and rate
@@ -171,6 +177,8 @@ class InvitationHandlers:
             ),
             self.store.reminder_rule(account, self.reminders),
         )
+        if pending.document is not None and pending.document["_id"] == invitation_id:
+            await uow.load_new(self.store.invitations, invitation_id)  # AlreadyApplied
         fresh = self.links.mint()
         invitation, created = domain.decide_invite(
             invitation_id=invitation_id,

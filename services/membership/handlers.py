@@ -98,10 +98,11 @@ class MembershipHandlers:
     # ---- invitations.events ------------------------------------------------------------------
 
     async def invitation_created(self, msg: Message[InvitationCreated], uow: UnitOfWork) -> None:
-        row = await uow.load(self.store.people, person_key(msg.account_id, msg.data.email))
-        when = msg.envelope.time
-        await uow.commit(
-            row, domain.on_invitation_created(row.state, msg.account_id, msg.data, when)
+        key, when = person_key(msg.account_id, msg.data.email), msg.envelope.time
+        await uow.create_or_change(  # a new invitee has no row yet: no read for them
+            self.store.people,
+            key,
+            lambda person: domain.on_invitation_created(person, msg.account_id, msg.data, when),
         )
 
     async def invitation_resent(self, msg: Message[InvitationResent], uow: UnitOfWork) -> None:
@@ -151,6 +152,6 @@ class MembershipHandlers:
     ) -> None:
         if template not in INVITATION_TEMPLATES:
             return  # welcome emails don't show on the Users page
-        stored = await uow.load(self.store.emails, person_key(msg.account_id, to))
         incoming = EmailOutcome(msg.account_id, to, msg.envelope.time, status, reason)
-        await uow.commit(stored, newer(stored.state, incoming))
+        key = person_key(msg.account_id, to)  # the first email to an address has no row yet
+        await uow.create_or_change(self.store.emails, key, lambda known: newer(known, incoming))

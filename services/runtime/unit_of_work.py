@@ -77,6 +77,9 @@ class Stored(Generic[S]):
     # not read, taken to be new (`UnitOfWork.assume_new`): an `_id` found at the insert means
     # the message was applied before
     assumed_new: bool = False
+    # not read, guessed absent (`UnitOfWork.create_or_change`): an `_id` found at the insert
+    # means it exists, to be read and decided again
+    guessed_absent: bool = False
 
     @property
     def version(self) -> int:
@@ -128,6 +131,10 @@ class Repository(Generic[S]):
         return await self.collection.count(where)
 
 
+class _FoundAtInsert(Exception):
+    """An aggregate guessed absent was there when its insert came."""
+
+
 class AlreadyApplied(Exception):
     """The message was applied before (a redelivery): what it left was published again."""
 
@@ -176,6 +183,28 @@ class UnitOfWork:
         `load_new`. Only for a handler whose decision cannot depend on whether the aggregate
         exists and that changes nothing elsewhere before it commits."""
         return Stored(repository, None, assumed_new=True)
+
+    async def create_or_change(
+        self, repository: Repository[S], key: str, decide: Callable[[S | None], S | None]
+    ) -> Stored[S]:
+        """`decide(state)` committed for the aggregate `key`, for a message that nearly
+        always creates it: `decide(None)` is inserted without a read first, and only when the
+        insert finds `key` there is it read (AlreadyApplied if this message was) and decided
+        again, written by compare-and-set as after `load`. One request instead of a read and
+        a write; two more when the guess is wrong. `decide` may run twice: it must be pure."""
+        kept = repository.kept
+        if kept is None or kept.get(key) is None:  # a kept document exists: no guessing
+            created = decide(None)
+            if created is not None:
+                if repository.codec.key(created) != key:
+                    raise ValueError(f"decided {repository.codec.key(created)!r}, not {key!r}")
+                guess: Stored[S] = Stored(repository, None, guessed_absent=True)
+                try:
+                    return await self.commit(guess, created)
+                except _FoundAtInsert:
+                    pass
+        stored = await self.load(repository, key)
+        return await self.commit(stored, decide(stored.state))
 
     async def _unless_applied(self, stored: Stored[S]) -> Stored[S]:
         if stored.has_handled(self.cause.id):
@@ -233,6 +262,8 @@ class UnitOfWork:
             if stored.assumed_new:
                 await self._answer_again(await repository.load(key))
                 raise AlreadyApplied(key)
+            if stored.guessed_absent:
+                raise _FoundAtInsert(key)
             raise VersionConflict(key)
         flushed = await self.outbox.flush(repository.collection, written, clear_later=True)
         if kept is not None and flushed is not None:

@@ -133,6 +133,46 @@ async def test_a_redelivered_invite_creates_nothing_more(invitations: Invitation
     assert len(invitations.caused_by(command, INVITATIONS_LINKS)) == 1
 
 
+async def test_a_redelivered_invite_is_answered_again_whatever_became_of_its_invitation() -> None:
+    """An invite does not read its own invitation before deciding. A redelivery still gets its
+    first answer again, never a refusal and never a second invitation: after the invitation
+    was accepted (its email now a member), after it was revoked, when it filled the hour's
+    limit, and while it is overdue but not swept yet (it stays pending: the sweeper's to
+    close)."""
+    service = await registered(make(invites_per_account_per_hour=3))
+
+    async def answered_again(command: str, email: str) -> None:
+        first = service.outcome(command)
+        sent_before = [e["id"] for e in service.published()].count(first["id"])
+        data = {"email": email, "roles": ["practitioner"]}
+        await service.send("InviteTeamMember", data, message_id=command)
+        assert service.types(command) == ["InvitationCreated"]
+        assert [e["id"] for e in service.published()].count(first["id"]) == sent_before + 1
+        assert len(service.caused_by(command, INVITATIONS_LINKS)) == 1
+
+    accepted = await invite(service, "ann@example.com")
+    ann = created(service, accepted)["data"]["invitation_id"]
+    assert service.outcome(await accept(service, ann, token_of(service, accepted)))
+    await joined(service, "ann", ["practitioner"])
+    await answered_again(accepted, "ann@example.com")
+
+    revoked = await invite(service, "bob@example.com")
+    bob = created(service, revoked)["data"]["invitation_id"]
+    assert service.outcome(await service.send("RevokeInvitation", {"invitation_id": bob}))
+    await answered_again(revoked, "bob@example.com")
+
+    last_of_the_hour = await invite(service, "cy@example.com")
+    assert service.reason(await invite(service, "dee@example.com")) == "rate_limited"
+    await answered_again(last_of_the_hour, "cy@example.com")
+
+    service.clock.advance(timedelta(days=8))
+    await answered_again(last_of_the_hour, "cy@example.com")
+    cy = created(service, last_of_the_hour)["data"]["invitation_id"]
+    assert (await service.service.store.document(cy) or {})["status"] == "pending"
+    types = [e["type"] for e in {e["id"]: e for e in service.published()}.values()]
+    assert (types.count("InvitationCreated"), types.count("InvitationExpired")) == (3, 0)
+
+
 async def test_invite_refusals(invitations: Invitations) -> None:
     await joined(invitations, "member-1", ["practitioner"])
     await invite(invitations, "taken@example.com")

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from contracts.envelope import derived_id
-from contracts.topics import INVITATIONS_EVENTS, MEMBERSHIP_COMMANDS, MEMBERSHIP_EVENTS
+from contracts.topics import (
+    INVITATIONS_EVENTS,
+    MEMBERSHIP_COMMANDS,
+    MEMBERSHIP_EVENTS,
+    NOTIFICATIONS_EVENTS,
+)
 from services.membership.app import MembershipService, wire
 from services.membership.store import person_key
 from services.runtime.settings import ServiceSettings
@@ -140,6 +145,53 @@ async def test_invitation_events_move_one_row_through_its_states(membership: Mem
     )
     assert await row(membership, "ann@example.com") is None
     assert membership.published()[2:] == []  # projections of another service's events
+
+
+async def test_a_new_invitees_row_and_email_status_are_written_without_a_read(
+    membership: Membership,
+) -> None:
+    """The row of someone invited for the first time, and the status of their first email,
+    are inserted unread; a row that exists is read, and decided from what it holds."""
+    store = membership.service.store
+    reads: list[str] = []
+    for collection in (store.people.collection, store.emails.collection):
+        get = collection.get
+
+        async def counted(key: str, get: Any = get) -> Any:
+            reads.append(key)
+            return await get(key)
+
+        collection.get = counted  # type: ignore[method-assign]
+    ann = person_key("acct-1", "ann@example.com")
+
+    first = await invited(membership, "ann@example.com")
+    await membership.send(
+        "EmailSent",
+        {"cause_id": "c-1", "template": "invitation", "to": "ann@example.com", "message_id": "m"},
+        topic=NOTIFICATIONS_EVENTS,
+        actor=None,
+    )
+    assert reads == []
+    assert (await store.emails.get(ann) or pytest.fail("no status")).status.value == "sent"
+    reads.clear()
+    await invitation_event(
+        membership,
+        "InvitationRevoked",
+        invitation_id=first,
+        email="ann@example.com",
+        revoked_by="owner-1",
+    )
+    assert set(reads) == {ann}  # a revocation reads the row it removes
+    reads.clear()
+    second = await invited(membership, "ann@example.com", ["administrator"])
+    assert reads == []  # the revoked row is gone: the second invitation is new again
+    await join(membership, "bob")
+    reads.clear()
+    await invited(membership, "bob@example.com")  # an active member: the row stays
+    assert reads == [person_key("acct-1", "bob@example.com")]
+    person = await row(membership, "ann@example.com")
+    assert (person.invitation_id, person.roles[0].value) == (second, "administrator")
+    assert (await row(membership, "bob@example.com")).status.value == "active"
 
 
 async def test_acceptance_joins_once_with_an_id_from_the_invitation(membership: Membership) -> None:
