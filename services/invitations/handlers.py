@@ -109,10 +109,10 @@ class InvitationHandlers:
 
     async def invite(self, msg: Message[InviteTeamMember], uow: UnitOfWork) -> None:
         invitation_id = derived_id(msg.envelope.id, "invitation")
-        # Its invitation is not read first: a command sent once (nearly all) has none. One
-        # applied before is answered again all the same: its invitation is found by the
-        # insert, as the email's pending one (`_invite_one`), or, when it made the decision a
-        # refusal (the email a member, the hour's limit reached), by a read before refusing.
+        # Its invitation is not read first: a command sent once (nearly all) has none. A
+        # redelivery is still answered again: the insert finds its invitation, or, when that
+        # invitation made the decision a refusal (its email now a member, the hour's limit
+        # reached), a read before refusing does.
         new = uow.assume_new(self.store.invitations)
         actor = await self.authoriser.actor(msg.envelope)
         try:
@@ -165,11 +165,13 @@ class InvitationHandlers:
         id_parts: tuple[str, ...] = (),
     ) -> None:
         """One invitation decided and committed with its public event and private link (a
-        bulk row's events get the row's `id_parts`, so each has its own id)."""
+        bulk row's events get the row's `id_parts`, so each has its own id). The email's
+        pending invitation is not read first: nearly every invite finds none, and the unique
+        index on the pending slot refuses the insert when there is one. Only then is it read
+        and the invite decided again with it (refused, or the overdue one expired first)."""
         email, now = command.email, self.clock.now()
         # independent reads, at once (the two of the account's document are one request)
-        pending, account_name, is_active_member, last_hour, reminders = await asyncio.gather(
-            self.store.pending(account, email),
+        account_name, is_active_member, last_hour, reminders = await asyncio.gather(
             self.store.accounts.get(account),
             self.store.is_active_member(account, email),
             self.recent.in_window(
@@ -177,28 +179,33 @@ class InvitationHandlers:
             ),
             self.store.reminder_rule(account, self.reminders),
         )
-        if pending.document is not None and pending.document["_id"] == invitation_id:
-            await uow.load_new(self.store.invitations, invitation_id)  # AlreadyApplied
-        fresh = self.links.mint()
-        invitation, created = domain.decide_invite(
-            invitation_id=invitation_id,
-            account_id=account,
-            command=command,
-            actor=actor,
-            account_name=account_name or account,
-            is_active_member=is_active_member,
-            pending=pending.state,
-            invitations_last_hour=last_hour,
-            token_hash=fresh.link.token_hash,
-            now=now,
-            policy=self.policy,
-            reminders=reminders,
-        )
-        await self.expire(pending)  # overdue but not swept yet: close it to free the email
-        link = replace(self.links.issue(created, fresh), id_parts=id_parts)
-        events: list[Event] = [Emit(created, id_parts=id_parts), link]
-        self.recent.created(account)  # before the write: a bound too high is only recounted
-        await uow.commit(new, invitation, events, on_unique=_pending_clash(email))
+
+        async def commit_with(pending: Stored[Invitation], on_unique: Refusal | None) -> None:
+            fresh = self.links.mint()
+            invitation, created = domain.decide_invite(
+                invitation_id=invitation_id,
+                account_id=account,
+                command=command,
+                actor=actor,
+                account_name=account_name or account,
+                is_active_member=is_active_member,
+                pending=pending.state,
+                invitations_last_hour=last_hour,
+                token_hash=fresh.link.token_hash,
+                now=now,
+                policy=self.policy,
+                reminders=reminders,
+            )
+            await self.expire(pending)  # overdue but not swept yet: close it to free the email
+            link = replace(self.links.issue(created, fresh), id_parts=id_parts)
+            events: list[Event] = [Emit(created, id_parts=id_parts), link]
+            self.recent.created(account)  # before the write: a bound too high is only recounted
+            await uow.commit(new, invitation, events, on_unique=on_unique)
+
+        try:
+            await commit_with(self.store.invitations.stored(None), on_unique=None)
+        except UniqueViolation:  # the email's pending slot is taken
+            await commit_with(await self.store.pending(account, email), _pending_clash(email))
 
     async def resend(self, msg: Message[ResendInvitation], uow: UnitOfWork) -> None:
         stored = await uow.load(self.store.invitations, msg.data.invitation_id)

@@ -191,9 +191,11 @@ class UnitOfWork:
         always creates it: `decide(None)` is inserted without a read first, and only when the
         insert finds `key` there is it read (AlreadyApplied if this message was) and decided
         again, written by compare-and-set as after `load`. One request instead of a read and
-        a write; two more when the guess is wrong. `decide` may run twice: it must be pure."""
+        a write; when the guess is wrong, the refused insert comes on top of those two (on
+        MongoDB with a look-up that tells an existing key from another unique index's
+        refusal). `decide` may run twice: it must be pure."""
         kept = repository.kept
-        if kept is None or kept.get(key) is None:  # a kept document exists: no guessing
+        if kept is None or kept.get(key) is None:  # no guess when a kept document says it exists
             created = decide(None)
             if created is not None:
                 if repository.codec.key(created) != key:

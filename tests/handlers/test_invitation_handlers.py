@@ -173,6 +173,35 @@ async def test_a_redelivered_invite_is_answered_again_whatever_became_of_its_inv
     assert (types.count("InvitationCreated"), types.count("InvitationExpired")) == (3, 0)
 
 
+async def test_an_invite_reads_no_invitation_unless_the_email_has_a_pending_one(
+    invitations: Invitations,
+) -> None:
+    """Neither its own invitation nor the email's pending one is read before the insert; the
+    unique pending slot sends an invite for an email with a pending invitation to read it:
+    refused while it is live, and expired first once it is overdue."""
+    collection = invitations.service.store.invitations.collection
+    reads: list[object] = []
+    for name in ("get", "find_unique"):
+        original = getattr(collection, name)
+
+        async def counted(arg: object, original: Any = original) -> Any:
+            reads.append(arg)
+            return await original(arg)
+
+        setattr(collection, name, counted)
+    first = await invite(invitations, "ann@example.com")
+    created(invitations, await invite(invitations, "bob@example.com"))
+    assert reads == []
+    assert invitations.reason(await invite(invitations, "ann@example.com")) == "already_invited"
+    assert reads  # the pending one, read once the slot refused the insert
+    invitations.clock.advance(timedelta(days=8))
+    overdue = created(invitations, first)["data"]["invitation_id"]
+    second = created(invitations, await invite(invitations, "ann@example.com"))
+    assert second["data"]["invitation_id"] != overdue
+    expired = [e for e in invitations.published() if e["type"] == "InvitationExpired"]
+    assert [e["data"]["invitation_id"] for e in expired] == [overdue]
+
+
 async def test_invite_refusals(invitations: Invitations) -> None:
     await joined(invitations, "member-1", ["practitioner"])
     await invite(invitations, "taken@example.com")
