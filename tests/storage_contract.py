@@ -24,6 +24,7 @@ from services.runtime.unit_of_work import (
     Repository,
     UnitOfWork,
 )
+from tests.collection_spy import recorded_reads
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -409,14 +410,8 @@ class StorageContract:
         what is stored; a message it applied before is AlreadyApplied; a decision that writes
         nothing for an absent key is checked against the stored one."""
         uow, notes, publisher = self.unit(storage, "cmd-1")
-        reads: list[str] = []
         get = notes.collection.get
-
-        async def counted(key: str) -> Document | None:
-            reads.append(key)
-            return await get(key)
-
-        notes.collection.get = counted  # type: ignore[method-assign]
+        reads = recorded_reads(notes.collection)
         decided: list[Note | None] = []
 
         def append(text: str) -> Callable[[Note | None], Note | None]:

@@ -195,16 +195,15 @@ class UnitOfWork:
         MongoDB with a look-up that tells an existing key from another unique index's
         refusal). `decide` may run twice: it must be pure."""
         kept = repository.kept
-        if kept is None or kept.get(key) is None:  # no guess when a kept document says it exists
-            created = decide(None)
-            if created is not None:
-                if repository.codec.key(created) != key:
-                    raise ValueError(f"decided {repository.codec.key(created)!r}, not {key!r}")
-                guess: Stored[S] = Stored(repository, None, guessed_absent=True)
-                try:
-                    return await self.commit(guess, created)
-                except _FoundAtInsert:
-                    pass
+        known = kept is not None and kept.get(key) is not None  # a kept document: no guess
+        created = None if known else decide(None)
+        if created is not None:
+            if repository.codec.key(created) != key:
+                raise ValueError(f"decided {repository.codec.key(created)!r}, not {key!r}")
+            try:
+                return await self.commit(Stored(repository, None, guessed_absent=True), created)
+            except _FoundAtInsert:
+                pass  # it exists: read it and decide again
         stored = await self.load(repository, key)
         return await self.commit(stored, decide(stored.state))
 

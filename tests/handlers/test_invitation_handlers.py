@@ -21,6 +21,7 @@ from services.invitations.app import InvitationsService, wire
 from services.invitations.settings import InvitationsSettings
 from services.runtime.dlq import Origin
 from services.runtime.service import Runtime
+from tests.collection_spy import recorded_reads
 from tests.handlers.kit import InMemory, in_memory
 
 Invitations = InMemory[InvitationsService]
@@ -180,15 +181,7 @@ async def test_an_invite_reads_no_invitation_unless_the_email_has_a_pending_one(
     unique pending slot sends an invite for an email with a pending invitation to read it:
     refused while it is live, and expired first once it is overdue."""
     collection = invitations.service.store.invitations.collection
-    reads: list[object] = []
-    for name in ("get", "find_unique"):
-        original = getattr(collection, name)
-
-        async def counted(arg: object, original: Any = original) -> Any:
-            reads.append(arg)
-            return await original(arg)
-
-        setattr(collection, name, counted)
+    reads = recorded_reads(collection, methods=("get", "find_unique"))
     first = await invite(invitations, "ann@example.com")
     created(invitations, await invite(invitations, "bob@example.com"))
     assert reads == []

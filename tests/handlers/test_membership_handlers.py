@@ -17,6 +17,7 @@ from contracts.topics import (
 from services.membership.app import MembershipService, wire
 from services.membership.store import person_key
 from services.runtime.settings import ServiceSettings
+from tests.collection_spy import recorded_reads
 from tests.handlers.kit import InMemory, in_memory
 
 Membership = InMemory[MembershipService]
@@ -153,15 +154,7 @@ async def test_a_new_invitees_row_and_email_status_are_written_without_a_read(
     """The row of someone invited for the first time, and the status of their first email,
     are inserted unread; a row that exists is read, and decided from what it holds."""
     store = membership.service.store
-    reads: list[str] = []
-    for collection in (store.people.collection, store.emails.collection):
-        get = collection.get
-
-        async def counted(key: str, get: Any = get) -> Any:
-            reads.append(key)
-            return await get(key)
-
-        collection.get = counted  # type: ignore[method-assign]
+    reads = recorded_reads(store.people.collection, store.emails.collection)
     ann = person_key("acct-1", "ann@example.com")
 
     first = await invited(membership, "ann@example.com")
