@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.runtime.concurrency import Concurrency
 from services.runtime.dlq import Origin
@@ -191,3 +191,46 @@ async def test_fetched_records_reach_the_lanes_whole_without_a_worker_thread(
         (f"acct-{n % 3}".encode(), f'{{"n": {n}}}'.encode()) for n in range(12)
     )
     assert hops == 0
+
+
+async def test_an_idle_subscription_waits_for_a_record_without_waking_on_a_timer(
+    servers: Servers, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle, the subscription's fetch waits in rounds of `fetch_wait_ms` (FastStream's own
+    returned empty after each 20 ms and slept 20 ms more: 50 fetches in these 2 s), and a record
+    that arrives ends the wait at once rather than at the end of the round."""
+    topic, group = f"lanes-idle.{unique}", f"lanes-idle-{unique}"
+    await create_topic(servers.kafka, topic, partitions=2)
+    fetches = 0
+    getmany = AIOKafkaConsumer.getmany
+
+    async def counted(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        nonlocal fetches
+        fetches += 1
+        return await getmany(self, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "getmany", counted)
+    handled = asyncio.Event()
+
+    async def work(value: bytes | None, origin: Origin) -> None:
+        handled.set()
+
+    broker = make_broker(servers.kafka, f"lanes-idle-{unique}")
+    assert Concurrency().fetch_wait_ms == 1000  # the default round, which the bounds below use
+    subscription = subscribe(broker, [topic], work, group, "lanes-idle", "")
+    producer = AIOKafkaProducer(**servers.kafka.aiokafka())
+    async with broker:
+        await broker.start()
+        await producer.start()
+        try:
+            await _until(lambda: fetches >= 1)  # assigned and waiting
+            before = fetches
+            await asyncio.sleep(2)
+            assert fetches - before <= 3
+            await producer.send_and_wait(topic, b"wake", key=b"acct-1")
+            sent = asyncio.get_running_loop().time()
+            await asyncio.wait_for(handled.wait(), timeout=30)
+            assert asyncio.get_running_loop().time() - sent < 0.5
+        finally:
+            await producer.stop()
+            await subscription.stop()
