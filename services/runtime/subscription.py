@@ -3,10 +3,11 @@
 FastStream fetches (batch subscriber, `AckPolicy.MANUAL`: it never commits); each fetched
 record becomes a `Job` in `KeyOrderedLanes` and the fetch loop goes on while the lanes work,
 waiting only when `max_in_flight` records are held. A committer commits, per partition, the
-offset below which every record is finished (`OffsetBook`), at most every `COMMIT_EVERY`
-seconds; a rebalance commits what its revoked partitions finished before they change hands,
-and a stop commits what finished before the consumer closes. A kill -9 commits nothing more:
-the records after the last commit are read again (the handlers are idempotent).
+offset below which every record is finished (`OffsetBook`), at most every `commit_every_ms`
+(`CONSUMER_COMMIT_EVERY_MS`); a rebalance commits what its revoked partitions finished before
+they change hands, and a stop commits what finished before the consumer closes. A kill -9
+commits nothing more: the records after the last commit are read again (the handlers are
+idempotent).
 
 Topics read by one subscription are co-partitioned: its consumer uses Kafka's range
 assignment, which gives partition p of every topic the group reads to the same member when the
@@ -44,7 +45,6 @@ from services.runtime.offsets import Partition
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY = 0.1  # seconds between two commits of one subscription
 # aiokafka retries a commit while the broker is unreachable; a stop must not wait for that.
 COMMIT_TIMEOUT = 10.0
 # How long a rebalance or a stop waits for running records before cancelling them. A rebalance
@@ -70,6 +70,7 @@ class KeyOrderedSubscription:
         self.patience = patience
         self.fetch_hold = concurrency.fetch_hold_ms / 1000
         self.fetch_wait_ms = concurrency.fetch_wait_ms
+        self.commit_every = concurrency.commit_every_ms / 1000
         self.subscriber: BatchSubscriber | None = None
         self.on_reassignment = on_reassignment
         self._fetched_at = 0  # the lanes' generation when the batch being handled was fetched
@@ -127,7 +128,7 @@ class KeyOrderedSubscription:
             await self.lanes.progress.wait()
             self.lanes.progress.clear()
             await self.commit(None)
-            await asyncio.sleep(COMMIT_EVERY)
+            await asyncio.sleep(self.commit_every)
 
     async def commit(self, offsets: dict[Partition, int] | None) -> None:
         """Commit `offsets` (None: whatever moved since the last commit)."""
