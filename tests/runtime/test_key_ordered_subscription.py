@@ -199,6 +199,20 @@ async def test_fetched_records_reach_the_lanes_whole_without_a_worker_thread(
     assert hops == 0
 
 
+class _CallCount:
+    """How often every consumer's coroutine method `name` is called (it still runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.calls = 0
+        method = getattr(AIOKafkaConsumer, name)
+
+        async def counted(consumer: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return await method(consumer, *args, **kwargs)
+
+        monkeypatch.setattr(AIOKafkaConsumer, name, counted)
+
+
 async def test_an_idle_subscription_waits_for_a_record_without_waking_on_a_timer(
     servers: Servers, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,15 +221,7 @@ async def test_an_idle_subscription_waits_for_a_record_without_waking_on_a_timer
     that arrives ends the wait at once rather than at the end of the round."""
     topic, group = f"lanes-idle.{unique}", f"lanes-idle-{unique}"
     await create_topic(servers.kafka, topic, partitions=2)
-    fetches = 0
-    getmany = AIOKafkaConsumer.getmany
-
-    async def counted(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
-        nonlocal fetches
-        fetches += 1
-        return await getmany(self, *args, **kwargs)
-
-    monkeypatch.setattr(AIOKafkaConsumer, "getmany", counted)
+    fetches = _CallCount(monkeypatch, "getmany")
     handled = asyncio.Event()
 
     async def work(value: bytes | None, origin: Origin) -> None:
@@ -229,10 +235,10 @@ async def test_an_idle_subscription_waits_for_a_record_without_waking_on_a_timer
         await broker.start()
         await producer.start()
         try:
-            await _until(lambda: fetches >= 1)  # assigned and waiting
-            before = fetches
+            await _until(lambda: fetches.calls >= 1)  # assigned and waiting
+            before = fetches.calls
             await asyncio.sleep(2)
-            assert fetches - before <= 3
+            assert fetches.calls - before <= 3
             await producer.send_and_wait(topic, b"wake", key=b"acct-1")
             sent = asyncio.get_running_loop().time()
             await asyncio.wait_for(handled.wait(), timeout=30)
@@ -250,15 +256,7 @@ async def test_offsets_are_committed_at_most_once_a_commit_interval_and_all_of_t
     stop still commits everything that finished."""
     topic, group = f"lanes-commits.{unique}", f"lanes-commits-{unique}"
     await create_topic(servers.kafka, topic, partitions=2)
-    commits = 0
-    commit = AIOKafkaConsumer.commit
-
-    async def counted(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
-        nonlocal commits
-        commits += 1
-        return await commit(self, *args, **kwargs)
-
-    monkeypatch.setattr(AIOKafkaConsumer, "commit", counted)
+    commits = _CallCount(monkeypatch, "commit")
     handled = 0
 
     async def work(value: bytes | None, origin: Origin) -> None:
@@ -280,7 +278,7 @@ async def test_offsets_are_committed_at_most_once_a_commit_interval_and_all_of_t
                 sent += 1
                 await asyncio.sleep(0.025)
             await _until(lambda: handled == sent)
-            assert commits <= 4  # every 100 ms, as before, made about 25
+            assert commits.calls <= 4  # every 100 ms, as before, made about 25
         finally:
             await producer.stop()
             await subscription.stop()
