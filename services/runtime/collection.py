@@ -73,7 +73,8 @@ class Collection(Protocol):
         ...
 
     async def insert_all(self, docs: list[Document]) -> None:
-        """Store each of `docs` whose `_id` is new, in one round trip; those that exist stay."""
+        """Store each of `docs` whose `_id` is new, in one round trip (shared with the other
+        `insert_all` calls of the same loop turn); those that exist stay."""
         ...
 
     async def replace(self, doc: Document, expected_version: int) -> bool:

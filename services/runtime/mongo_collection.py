@@ -47,6 +47,7 @@ class MongoCollection:
         # concurrent look-ups (by id or other unique fields), inserts and updates go to the
         # server together (`coalesce.py`)
         self._insert: Coalescer[Document, bool] = Coalescer(self._insert_many)
+        self._insert_lists: Coalescer[list[Document], None] = Coalescer(self._insert_all_many)
         self._update: Coalescer[UpdateOne, None] = Coalescer(self._update_many)
         self._find_unique: Coalescer[Filter, Document | None] = Coalescer(self._find_unique_many)
         self._set: Coalescer[FieldsAt, bool] = Coalescer(self._set_many)
@@ -172,15 +173,24 @@ class MongoCollection:
         return UniqueViolation(f"{self.name}: {message}")
 
     async def insert_all(self, docs: list[Document]) -> None:
-        if not docs:
-            return
+        if docs:
+            await self._insert_lists(docs)
+
+    async def _insert_all_many(self, lists: list[list[Document]]) -> list[BaseException | None]:
+        """The lists of one loop turn in one unordered insert (e.g. the history records of
+        every change whose batch window opened together). A duplicate key leaves the stored
+        document as it was; any other failure is its own list's."""
+        docs = [dict(doc) for batch in lists for doc in batch]
+        owners = [n for n, batch in enumerate(lists) for _ in batch]
+        answers: list[BaseException | None] = [None] * len(lists)
         try:
-            await self.raw.insert_many([dict(doc) for doc in docs], ordered=False)
+            await self.raw.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-            if others:
-                raise
+            for error in exc.details.get("writeErrors", []):
+                owner = owners[error["index"]]
+                if error.get("code") != DUPLICATE_KEY and answers[owner] is None:
+                    answers[owner] = WriteError(str(error.get("errmsg", "")), error.get("code"))
+        return answers
 
     async def replace(self, doc: Document, expected_version: int) -> bool:
         return await self._replace(DocumentAt(doc, expected_version))
