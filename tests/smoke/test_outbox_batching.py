@@ -5,7 +5,8 @@ window reach the server as one request, and leave every outbox empty; so do the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -20,21 +21,38 @@ from tests.storage_contract import Note, NoteCodec, event
 NOTES = [f"note-{n}" for n in range(5)]
 
 
+@contextlib.asynccontextmanager
+async def scratch_collection(
+    mongo: AsyncMongoClient[Document], unique: str, name: str
+) -> AsyncIterator[MongoCollection]:
+    database = f"batching_{unique}"
+    try:
+        collection = MongoStorage(mongo[database]).collection(name)
+        assert isinstance(collection, MongoCollection)
+        yield collection
+    finally:
+        await mongo.drop_database(database)
+
+
+def request_sizes(collection: MongoCollection, method: str) -> list[int]:
+    """The number of writes (or documents) in each request the raw collection's `method`
+    sends from now on."""
+    sizes: list[int] = []
+    send = getattr(collection.raw, method)
+
+    async def counted(items: Sequence[Any], **options: Any) -> Any:
+        sizes.append(len(items))
+        return await send(items, **options)
+
+    setattr(collection.raw, method, counted)
+    return sizes
+
+
 async def test_the_clears_of_a_window_reach_the_server_as_one_request(
     mongo: AsyncMongoClient[Document], unique: str
 ) -> None:
-    name = f"batching_{unique}"
-    try:
-        collection = MongoStorage(mongo[name]).collection("notes")
-        assert isinstance(collection, MongoCollection)
-        bulk_writes: list[int] = []  # the number of writes in each bulk request
-        bulk_write = collection.raw.bulk_write
-
-        async def counted(requests: Sequence[Any], **options: Any) -> Any:
-            bulk_writes.append(len(requests))
-            return await bulk_write(requests, **options)
-
-        collection.raw.bulk_write = counted  # type: ignore[method-assign]
+    async with scratch_collection(mongo, unique, "notes") as collection:
+        bulk_writes = request_sizes(collection, "bulk_write")
         outbox = Outbox(MemoryPublisher(), batch_window=0.3)
         notes = Repository(collection, NoteCodec())
         for n, note in enumerate(NOTES):  # one after the other, as one account's commands run
@@ -47,8 +65,6 @@ async def test_the_clears_of_a_window_reach_the_server_as_one_request(
         docs = await collection.find({"_id": {"$in": NOTES}})
         assert sorted(d["_id"] for d in docs) == NOTES
         assert all(d["outbox"] == [] and d["version"] == 2 for d in docs)
-    finally:
-        await mongo.drop_database(name)
 
 
 async def test_lists_inserted_in_one_loop_turn_reach_the_server_as_one_request(
@@ -56,18 +72,8 @@ async def test_lists_inserted_in_one_loop_turn_reach_the_server_as_one_request(
 ) -> None:
     """The history records of the changes a batch window released together go as one insert
     (each had gone as its own request: three here)."""
-    name = f"batching_{unique}"
-    try:
-        collection = MongoStorage(mongo[name]).collection("records")
-        assert isinstance(collection, MongoCollection)
-        inserts: list[int] = []  # the number of documents in each insert request
-        insert_many = collection.raw.insert_many
-
-        async def counted(docs: Sequence[Document], **options: Any) -> Any:
-            inserts.append(len(docs))
-            return await insert_many(docs, **options)
-
-        collection.raw.insert_many = counted  # type: ignore[method-assign]
+    async with scratch_collection(mongo, unique, "records") as collection:
+        inserts = request_sizes(collection, "insert_many")
         await asyncio.gather(
             collection.insert_all([{"_id": "r1"}, {"_id": "r2"}]),
             collection.insert_all([{"_id": "r3"}]),
@@ -75,5 +81,3 @@ async def test_lists_inserted_in_one_loop_turn_reach_the_server_as_one_request(
         )
         assert inserts == [5]
         assert len(await collection.find({})) == 5
-    finally:
-        await mongo.drop_database(name)
