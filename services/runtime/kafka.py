@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 from prometheus_client import CollectorRegistry
 
 from contracts.envelope import CONTENT_TYPE, CloudEvent
@@ -67,19 +69,33 @@ async def publish_all(
     broker: KafkaBroker, records: list[tuple[str, str, bytes, str | None]]
 ) -> None:
     """Publish (topic, key, value, correlation id) records pipelined, then wait for every
-    acknowledgement. Records with the same key keep their order (idempotent producer)."""
+    acknowledgement. Records with the same key keep their order (idempotent producer).
+
+    They go straight to the aiokafka producer the broker connected: FastStream's own publish
+    path (a command object and its Prometheus middleware per record) cost 0.3 ms more of a
+    client change's eight records, on the change's path. What leaves the outbox is counted in
+    `pro_team_events_published_total`."""
+    producer = connected_producer(broker)
     pending = [
-        await broker.publish(
-            value,
+        await producer.send(
             topic,
+            value,
             key=key.encode(),
-            headers=kafka_headers(correlation_id),
-            correlation_id=correlation_id or None,
-            no_confirm=True,
+            headers=[(name, text.encode()) for name, text in kafka_headers(correlation_id).items()],
         )
         for topic, key, value, correlation_id in records
     ]
     await asyncio.gather(*pending)
+
+
+def connected_producer(broker: KafkaBroker) -> AIOKafkaProducer:
+    """The aiokafka producer behind the broker (FastStream's "connect the broker first" error
+    when it is not connected)."""
+    state = broker.config.broker_config.producer
+    if not isinstance(state, AioKafkaFastProducerImpl):
+        raise TypeError(f"no aiokafka producer behind this broker: {type(state).__name__}")
+    producer: AIOKafkaProducer = state._producer.producer
+    return producer
 
 
 async def publish_event(broker: KafkaBroker, topic: str, event: CloudEvent[object]) -> None:  # type: ignore[type-var]

@@ -58,6 +58,7 @@ async def test_cloudevent_round_trip_through_faststream_on_the_real_broker(
     record = msg.raw_message
     assert record.key == event.accountid.encode()
     assert dict(msg.headers)["content-type"] == CONTENT_TYPE
+    assert msg.correlation_id == event.correlationid  # FastStream's consumers read the header
     parsed = RawEnvelope.model_validate_json(record.value)
     assert parsed.id == event.id
     assert parsed.type == "MemberDisconnected"
