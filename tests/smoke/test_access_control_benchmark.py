@@ -11,7 +11,8 @@ from tests.smoke.benchmarks import run_benchmark
 
 def test_the_access_control_benchmark_prints_each_ratio(servers: Servers) -> None:
     small = ("--clients", "200", "--members", "40", "--tags", "10", "--repeat", "2")
-    out = run_benchmark(servers, "access_control", *small, timeout=240)
+    out = run_benchmark(servers, "access_control", *small, "--warmup", "3", timeout=240)
+    assert re.search(r"warm-up: 3 rounds in \d+\.\d s", out), out
     # the member whose pages are read holds half of the tags: half of the clients
     assert "member m039 sees 100 clients" in out, out
     for change in ("one client's tags", "one member's tags", "least I/O of a durable change"):
