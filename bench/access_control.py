@@ -13,7 +13,8 @@ CPU per call is the CPU this process and the stack's servers spent over all of a
 calls, divided by their number (the kernel counts it in 10 ms ticks).
 
 Warm-up (`--warmup W`, default 200): W rounds of the least-I/O step, a client change and a member
-change, on clients and members that are not measured, before anything is timed. A stack started
+change, on clients and members that are not measured (c05000-c05004 and m020-m024; those overlap
+the measured members below 34 members), before anything is timed. A stack started
 a minute ago has a cold broker and database: in the first run after `stack up` the least I/O took
 3.8-5.7 ms without a warm-up and 2.9-3.0 ms after one (the client change moved less than the
 runs' noise).
@@ -254,7 +255,8 @@ async def main(clients: int, members: int, tags: int, repeat: int, warmup: int) 
 
     cleanup = contextlib.AsyncExitStack()
     floor = await cleanup.enter_async_context(LeastDurableChange.running(settings, db["clients"]))
-    # other clients and members than those measured, so these remember no more commands
+    # other clients and members than those measured (with at least 34 members), so that the
+    # measured ones remember no more commands
     await warm_up((floor.step, client_changes(clients // 2), member_changes(20)), warmup)
     results = {
         "full recompute": await measured(full, repeat),
