@@ -14,10 +14,10 @@ calls, divided by their number (the kernel counts it in 10 ms ticks).
 
 Warm-up (`--warmup W`, default 200): W rounds of the least-I/O step, a client change and a member
 change, on clients and members that are not measured (five clients half way along, c05000-c05004
-by default, and m020-m024, which overlap the measured members below 34), before anything is timed. A stack started
-a minute ago has a cold broker and database: in the first run after `stack up` the least I/O took
-3.8-5.7 ms without a warm-up and 2.9-3.0 ms after one (the client change moved less than the
-runs' noise).
+by default, and m020-m024, which overlap the measured members below 34), before anything is
+timed. A stack started a minute ago has a cold broker and database: in the first run after
+`stack up` the least I/O took 3.8-5.7 ms without a warm-up and 2.9-3.0 ms after one (the client
+change moved less than the runs' noise).
 
 Next to the changes, the least I/O any durable change must do (read one document, write it back
 conditionally, publish one event and wait for its acknowledgement) is timed without the
