@@ -51,11 +51,15 @@ def make_broker(
     )
 
 
-def kafka_headers(correlation_id: str | None) -> dict[str, str]:
-    headers = {"content-type": CONTENT_TYPE}
-    if correlation_id:
-        headers["correlation_id"] = correlation_id
-    return headers
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+
+
+def kafka_headers(correlation_id: str | None) -> list[tuple[str, bytes]]:
+    """A record's headers, as aiokafka takes them: the content type and the correlation id
+    (which FastStream's consumers read as `msg.correlation_id`)."""
+    if not correlation_id:
+        return [_CONTENT_TYPE_HEADER]
+    return [_CONTENT_TYPE_HEADER, ("correlation_id", correlation_id.encode())]
 
 
 async def publish_raw(
@@ -81,7 +85,7 @@ async def publish_all(
             topic,
             value,
             key=key.encode(),
-            headers=[(name, text.encode()) for name, text in kafka_headers(correlation_id).items()],
+            headers=kafka_headers(correlation_id),
         )
         for topic, key, value, correlation_id in records
     ]
