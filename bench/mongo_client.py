@@ -59,7 +59,9 @@ class MinimalWire(asyncio.Protocol):
         self._transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for future in self._waiting.values():
+        self._transport = None
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
             if not future.done():
                 future.set_exception(exc or ConnectionError("the server closed the connection"))
 
@@ -76,7 +78,8 @@ class MinimalWire(asyncio.Protocol):
                 future.set_result(reply)
 
     async def command(self, database: str, command: Document) -> Document:
-        assert self._transport is not None, "not connected"
+        if self._transport is None:
+            raise ConnectionError("the minimal client is not connected")
         self._last_id += 1
         body = b"\x00\x00\x00\x00\x00" + bson.encode({**command, "$db": database})
         header = HEADER.pack(HEADER.size + len(body), self._last_id, 0, OP_MSG)
@@ -146,7 +149,11 @@ async def connect(uri: str) -> tuple[MinimalWire, asyncio.Transport]:
     transport, wire = await asyncio.get_running_loop().create_connection(MinimalWire, host, port)
     if parsed["username"]:
         source = options.get("authSource") or parsed["database"] or "admin"
-        await wire.authenticate(source, parsed["username"], parsed["password"] or "")
+        try:
+            await wire.authenticate(source, parsed["username"], parsed["password"] or "")
+        except BaseException:
+            transport.close()
+            raise
     return wire, transport
 
 
@@ -180,11 +187,10 @@ class Way:
 async def main(requests: int, rounds: int) -> None:
     uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
     database = f"bench_client_{uuid.uuid4().hex[:8]}"
+    wire, transport = await connect(uri)
     client = make_client(uri)
     db = client[database]
     key = "one-document"
-    await db["docs"].insert_one({"_id": key, "body": "x" * 300})
-    wire, transport = await connect(uri)
     find = {"find": "docs", "filter": {"_id": key}, "limit": 1, "singleBatch": True}
 
     async def first_of(reply: Awaitable[Document]) -> Document | None:
@@ -202,6 +208,7 @@ async def main(requests: int, rounds: int) -> None:
         Way("minimal OP_MSG client", lambda: first_of(wire.command(database, find))),
     ]
     try:
+        await db["docs"].insert_one({"_id": key, "body": "x" * 300})
         for way in ways:  # connections open and code warm before anything is timed
             await way.run(50, key)
             way.cpu, way.walls = 0.0, []
