@@ -12,7 +12,7 @@ by `_id` are timed in turns, `--rounds` times, each `--requests` requests one af
   SCRAM-SHA-256 when the URI names a user. It has no TLS, pool, timeouts, retries or server
   discovery, so it is a yardstick, not a client for the services.
 
-Printed: this process's CPU per request (user + system, `os.times`), the wall time per request
+Printed: this process's CPU per request (user + system, `bench.cpu`), the wall time per request
 (p50), and pymongo over the minimal client, all from the same run. The difference is what a
 lighter client would save on every request.
 """
@@ -37,6 +37,7 @@ from bson.binary import Binary
 from pymongo.saslprep import saslprep
 from pymongo.uri_parser import parse_uri
 
+from bench.cpu import cpu_seconds
 from services.runtime.collection import Document
 from services.runtime.mongo import make_client
 
@@ -57,6 +58,10 @@ class MinimalWire(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -138,7 +143,7 @@ class MinimalWire(asyncio.Protocol):
             )
 
 
-async def connect(uri: str) -> tuple[MinimalWire, asyncio.Transport]:
+async def connect(uri: str) -> MinimalWire:
     parsed = parse_uri(uri)
     options = parsed["options"]
     if options.get("tls") or options.get("ssl"):
@@ -146,15 +151,15 @@ async def connect(uri: str) -> tuple[MinimalWire, asyncio.Transport]:
             "bench.mongo_client: the minimal client speaks plain TCP; this URI asks for TLS"
         )
     host, port = parsed["nodelist"][0]
-    transport, wire = await asyncio.get_running_loop().create_connection(MinimalWire, host, port)
+    _, wire = await asyncio.get_running_loop().create_connection(MinimalWire, host, port)
     if parsed["username"]:
         source = options.get("authSource") or parsed["database"] or "admin"
         try:
             await wire.authenticate(source, parsed["username"], parsed["password"] or "")
         except BaseException:
-            transport.close()
+            wire.close()
             raise
-    return wire, transport
+    return wire
 
 
 @dataclass
@@ -167,15 +172,14 @@ class Way:
     walls: list[float] = field(default_factory=list)
 
     async def run(self, requests: int, key: str) -> None:
-        before = os.times()
+        before = cpu_seconds(os.getpid())
         for _ in range(requests):
             started = time.perf_counter()
             found = await self.ask()
             self.walls.append(time.perf_counter() - started)
             if found is None or found.get("_id") != key:
                 raise RuntimeError(f"{self.name}: read {found!r}, not the document {key!r}")
-        after = os.times()
-        self.cpu += (after.user - before.user) + (after.system - before.system)
+        self.cpu += cpu_seconds(os.getpid()) - before
 
     def cpu_us(self) -> float:
         return self.cpu / len(self.walls) * 1e6
@@ -187,7 +191,7 @@ class Way:
 async def main(requests: int, rounds: int) -> None:
     uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
     database = f"bench_client_{uuid.uuid4().hex[:8]}"
-    wire, transport = await connect(uri)
+    wire = await connect(uri)
     client = make_client(uri)
     db = client[database]
     key = "one-document"
@@ -216,7 +220,7 @@ async def main(requests: int, rounds: int) -> None:
             for way in ways:
                 await way.run(requests, key)
     finally:
-        transport.close()
+        wire.close()
         await client.drop_database(database)
         await client.close()
     if any(way.cpu == 0 for way in ways):
