@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import time
 import uuid
@@ -39,6 +38,7 @@ from services.access_control.history import INDEXES
 from services.runtime.collection import Document
 from services.runtime.mongo import make_client
 from services.runtime.mongo_collection import MongoCollection
+from services.runtime.settings import ServiceSettings
 
 BLOCK = 10  # inserts of one way before the next way's
 ACCOUNT = "acct-bench"
@@ -145,7 +145,7 @@ def p50_ms(samples: list[float]) -> float:
 
 
 async def main(ids: int, existing: int, inserts: int) -> None:
-    client = make_client(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+    client = make_client(ServiceSettings().mongodb_uri.get_secret_value())
     database = client[f"bench_history_index_{uuid.uuid4().hex[:8]}"]
     ways = [
         Way("the service's indexes", specifications(ordered=False, with_clients=True)),

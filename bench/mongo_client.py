@@ -40,6 +40,7 @@ from pymongo.uri_parser import parse_uri
 from bench.cpu import cpu_seconds
 from services.runtime.collection import Document
 from services.runtime.mongo import make_client
+from services.runtime.settings import ServiceSettings
 
 OP_MSG = 2013
 HEADER = struct.Struct("<iiii")  # length, request id, responding to, op code
@@ -189,7 +190,7 @@ class Way:
 
 
 async def main(requests: int, rounds: int) -> None:
-    uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
+    uri = ServiceSettings().mongodb_uri.get_secret_value()
     database = f"bench_client_{uuid.uuid4().hex[:8]}"
     wire = await connect(uri)
     client = make_client(uri)

@@ -32,6 +32,7 @@ from services.runtime.mongo import make_client
 from services.runtime.mongo_collection import MongoCollection
 from services.runtime.outbox import Outbox, outbox_entry
 from services.runtime.publisher import MemoryPublisher, Record
+from services.runtime.settings import ServiceSettings
 
 BATCH = 5000
 
@@ -100,7 +101,7 @@ async def timed(step: Callable[[], Awaitable[object]], rounds: int) -> tuple[lis
 
 
 async def measure(size: int, owed: int, rounds: int) -> None:
-    client = make_client(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+    client = make_client(ServiceSettings().mongodb_uri.get_secret_value())
     database = client[f"bench_outbox_{uuid.uuid4().hex[:8]}"]
     try:
         raw = database["deliveries"]

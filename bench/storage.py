@@ -28,6 +28,7 @@ from bench.cpu import CpuWindow
 from services.runtime.collection import Document
 from services.runtime.mongo import make_client
 from services.runtime.mongo_collection import MongoCollection
+from services.runtime.settings import ServiceSettings
 
 Round = Callable[[int], Awaitable[object]]
 BLOCK = 20  # rounds of one way before the other's
@@ -118,7 +119,7 @@ def kinds(
 
 
 async def main(callers: int, rounds: int) -> None:
-    client = make_client(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+    client = make_client(ServiceSettings().mongodb_uri.get_secret_value())
     database = client[f"bench_storage_{uuid.uuid4().hex[:8]}"]
     raw = database["docs"]
     ours = MongoCollection(raw)
